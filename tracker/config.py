@@ -1,0 +1,289 @@
+"""Settings: declared once, read from a TOML file and then from TTHC_* environment variables.
+
+Where the file comes from: `--config PATH`, else $TTHC_CONFIG, else ./tthc.toml if present.
+Environment variables win over the file: `calendar.sessions` is TTHC_CALENDAR_SESSIONS.
+Lists in the environment are comma-separated; booleans are true/false/1/0/yes/no.
+
+Every setting is validated at start-up; an error names the key and the bad value, e.g.
+    calendar.sessions: '25:00-26:00' is not an office session: expected 'HH:MM-HH:MM'
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from tracker.calendar import CalendarError, Session, WorkCalendar, parse_session
+from tracker.rules import RuleSettings
+
+ENV_PREFIX = "TTHC_"
+ENV_NOT_SETTINGS = {"TTHC_CONFIG"}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used. The message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # section.name
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key.replace(".", "_").upper()
+
+
+# ----- value parsers: each takes a TOML value or an environment string ----------------------------
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"'{v}' is not text")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(v, str) and v.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"'{v}' is not true or false")
+
+
+def _int_range(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(v: Any) -> int:
+        try:
+            n = int(v) if not isinstance(v, bool) else None
+        except (TypeError, ValueError):
+            n = None
+        if n is None or not lo <= n <= hi or (isinstance(v, float) and v != n):
+            raise ValueError(f"'{v}' is not a whole number from {lo} to {hi}")
+        return n
+
+    return parse
+
+
+def _hours(v: Any) -> float:
+    try:
+        h = float(str(v).replace(",", ".")) if not isinstance(v, bool) else -1
+    except ValueError:
+        h = -1
+    if not 0 <= h <= 240:
+        raise ValueError(f"'{v}' is not a number of hours from 0 to 240")
+    return h
+
+
+def _time(v: Any) -> time:
+    if isinstance(v, time):
+        return v
+    try:
+        return time.fromisoformat(str(v).strip())
+    except ValueError:
+        raise ValueError(f"'{v}' is not a time: expected HH:MM") from None
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"'{v}' is not one of {', '.join(options)}")
+        return v
+
+    return parse
+
+
+def _list(v: Any) -> list:
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    if isinstance(v, list):
+        return v
+    raise ValueError(f"'{v}' is not a list")
+
+
+def _sessions(v: Any) -> tuple[Session, ...]:
+    sessions = tuple(parse_session(str(s)) for s in _list(v))
+    WorkCalendar(sessions=sessions)  # raises CalendarError on overlaps and empty lists
+    return sessions
+
+
+def _dated(v: Any) -> dict[date, str]:
+    """['2026-12-31: Nghỉ theo quyết định của UBND tỉnh', '2027-01-02'] -> {date: reason}."""
+    out: dict[date, str] = {}
+    for item in _list(v):
+        if isinstance(item, date):
+            out[item] = ""
+            continue
+        text = str(item).strip()
+        day, _, reason = text.partition(":") if ":" in text[:11] else (text[:10], "", text[10:])
+        try:
+            out[date.fromisoformat(day.strip())] = reason.strip()
+        except ValueError:
+            raise ValueError(f"'{item}' is not a date: expected YYYY-MM-DD, optionally ': reason'") from None
+    return out
+
+
+def _url(v: Any) -> str:
+    s = _str(v)
+    if "://" not in s:
+        raise ValueError(f"'{s}' is not a database URL: expected e.g. sqlite:///var/tthc.db "
+                         "or postgresql+psycopg://user@host/db")
+    return s
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database.url", "sqlite:///var/tthc.db",
+            "Database URL. SQLite (WAL) by default; PostgreSQL for production, e.g. "
+            "postgresql+psycopg://tthc@db.example/tthc.", _url, secret=True),
+    Setting("calendar.sessions", ["07:00-11:30", "13:30-17:00"],
+            "Office sessions of a working day, half-open [start, end). Provinces differ.", _sessions),
+    Setting("calendar.extra_holidays", [],
+            "Extra days off: 'YYYY-MM-DD: reason' each (e.g. a provincial decision).", _dated),
+    Setting("calendar.removed_holidays", [],
+            "Days the package or the decreed table call holidays that this deployment works.", _dated),
+    Setting("calendar.extra_workdays", [],
+            "Extra make-up working days (a Saturday worked): 'YYYY-MM-DD: reason' each.", _dated),
+    Setting("calendar.culture_day", True,
+            "Observe 24 November (Ngày Văn hóa Việt Nam) as the `holidays` package does from 2026. "
+            "Set false if the Labour Code change is not in force for you.", _bool),
+    Setting("calendar.decreed_table", True,
+            "Apply the shipped table of decreed swaps (tracker/data/decreed_days.toml).", _bool),
+    Setting("rules.comparison", "date",
+            "How finish and due are compared for lateness: 'date' (calendar dates, as most "
+            "provincial reports do) or 'datetime' (instants).", _choice("date", "datetime")),
+    Setting("rules.same_day_cutoff", "15:00",
+            "A same-day procedure received after this time is due the next working day.", _time),
+    Setting("rules.at_risk_hours", 8,
+            "An unfinished dossier with at most this much working time left is at risk (sắp đến hạn).",
+            _hours),
+    Setting("rules.online_last_hour_next_day", False,
+            "Count online dossiers received in the last office hour from the next working day "
+            "(Nghị định 297/2025 Art. 6). Off by default.", _bool),
+    Setting("web.host", "127.0.0.1", "Address the dashboard listens on.", _str),
+    Setting("web.port", 5000, "Port the dashboard listens on.", _int_range(1, 65535)),
+    Setting("web.secret_key", "",
+            "Secret for signing session cookies. Empty: one is generated and kept in var/secret_key.",
+            _str, secret=True),
+    Setting("paths.var_dir", "var",
+            "Where the product keeps its working files (SQLite database, outbox, demo data).", _str),
+)
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+class Settings:
+    """Validated settings: `settings.get("rules.comparison")`."""
+
+    def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
+        self._values = dict(values)
+        self.source = source
+
+    def get(self, key: str) -> Any:
+        return self._values[key]
+
+    def fingerprint(self) -> str:
+        """Changes whenever a setting that stored derived values depend on changes."""
+        return f"{self.work_calendar().fingerprint()};{self.rule_settings().fingerprint()}"
+
+    def items(self) -> list[tuple[Setting, Any]]:
+        return [(s, self._values[s.key]) for s in SETTINGS]
+
+    @property
+    def var_dir(self) -> Path:
+        return Path(self.get("paths.var_dir"))
+
+    def work_calendar(self) -> WorkCalendar:
+        return WorkCalendar(
+            sessions=self.get("calendar.sessions"),
+            extra_holidays=self.get("calendar.extra_holidays"),
+            removed_holidays=self.get("calendar.removed_holidays").keys(),
+            extra_workdays=self.get("calendar.extra_workdays"),
+            culture_day=self.get("calendar.culture_day"),
+            decreed=self.get("calendar.decreed_table"),
+        )
+
+    def rule_settings(self) -> RuleSettings:
+        return RuleSettings(
+            comparison=self.get("rules.comparison"),
+            same_day_cutoff=self.get("rules.same_day_cutoff"),
+            at_risk_hours=self.get("rules.at_risk_hours"),
+            online_last_hour_next_day=self.get("rules.online_last_hour_next_day"),
+        )
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key not in BY_KEY:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _unknown(key: str, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(BY_KEY) + [s.env for s in SETTINGS], n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ConfigError(f"{where}: unknown setting '{key}'{hint}")
+
+
+def config_path(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("TTHC_CONFIG"):
+        return Path(env["TTHC_CONFIG"])
+    local = Path("tthc.toml")
+    return local if local.exists() else None
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read, merge and validate every setting; raise ConfigError naming the first bad one."""
+    env = os.environ if env is None else env
+    source = config_path(path, env)
+    raw: dict[str, tuple[Any, str]] = {}
+    if source is not None:
+        try:
+            with source.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {source}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {source}: {exc}") from None
+        for key, value in _flatten(data).items():
+            if key not in BY_KEY:
+                raise _unknown(key, str(source))
+            raw[key] = (value, str(source))
+    by_env = {s.env: s for s in SETTINGS}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+            continue
+        if name not in by_env:
+            raise _unknown(name, "environment")
+        raw[by_env[name].key] = (value, f"environment {name}")
+    for key, value in (overrides or {}).items():
+        if key not in BY_KEY:
+            raise _unknown(key, "overrides")
+        raw[key] = (value, "overrides")
+
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value, where = raw.get(s.key, (s.default, "default"))
+        try:
+            values[s.key] = s.parse(value)
+        except (ValueError, CalendarError) as exc:
+            shown = "" if s.secret else f" ({where})"
+            msg = str(exc).removeprefix("calendar.sessions: ")
+            raise ConfigError(f"{s.key}: {msg}{shown}") from None
+    return Settings(values, source)
