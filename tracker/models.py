@@ -1,0 +1,167 @@
+"""The data model. Times are naive local times (Asia/Ho_Chi_Minh).
+
+Derived columns (computed due, due used, finish moment, result class, audit flags) are stored so
+the dashboard and reports filter in SQL. Each dossier row keeps the fingerprint of the calendar
+and rule settings it was derived with (`derived_fp`); when settings change, `tracker.derive`
+recomputes the rows whose fingerprint differs, so a corrected holiday table corrects history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+def Moment(**kw):  # noqa: N802  (reads like Field)
+    """A naive local datetime column. SQLModel's default type insists on aware UTC values; the
+    domain's moments are Vietnamese wall-clock times, so they are stored as such."""
+    return Field(sa_type=DateTime(timezone=False), **kw)
+
+
+# Size caps, enforced by the importer with a clear rejection (not by a database error).
+CODE_MAX = 64
+NAME_MAX = 500
+PHONE_MAX = 20
+
+
+class Unit(SQLModel, table=True):
+    """An agency (đơn vị): a tree whose levels are data (tỉnh, huyện, xã), not code."""
+
+    __tablename__ = "unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=CODE_MAX, unique=True)  # mã đơn vị
+    name: str = Field(max_length=NAME_MAX)
+    name_key: str = Field(max_length=NAME_MAX, index=True)  # folded name: how exports name units
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    level: str = Field(default="", max_length=20)  # "tinh", "huyen", "xa" ...
+    digest_recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Moment(default_factory=datetime.now)
+
+
+class Procedure(SQLModel, table=True):
+    """An administrative procedure (thủ tục hành chính) and its legal time limit."""
+
+    __tablename__ = "procedure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=CODE_MAX, unique=True)  # MaTTHC, e.g. 1.001234
+    name: str = Field(max_length=NAME_MAX)
+    name_key: str = Field(max_length=NAME_MAX, index=True)
+    field_code: str = Field(default="", max_length=CODE_MAX)  # mã lĩnh vực
+    field_name: str = Field(default="", max_length=NAME_MAX, index=True)  # lĩnh vực
+    limit_value: float | None = None  # thời hạn giải quyết
+    limit_unit: str | None = Field(default=None, max_length=20)  # working_days|working_hours|calendar_days
+    limit_text: str = Field(default="", max_length=200)  # as the catalogue wrote it
+
+
+class ImportRun(SQLModel, table=True):
+    """One import of one file or URL: what came in and what became of every row."""
+
+    __tablename__ = "import_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200, index=True)  # a declared source name, or "file"
+    file_name: str = Field(default="", max_length=1000)
+    sha256: str = Field(default="", max_length=64, index=True)
+    format: str = Field(default="", max_length=40)
+    started_at: datetime = Moment(default_factory=datetime.now)
+    finished_at: datetime | None = Moment(default=None)
+    status: str = Field(default="running", max_length=20)  # running | done | partial | failed
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class RejectedRow(SQLModel, table=True):
+    """A row an import could not store, with where and why: an officer fixes it and re-imports."""
+
+    __tablename__ = "rejected_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="import_run.id", index=True)
+    line: int  # line in the file (1 = first line), or record number for JSON
+    column: str = Field(default="", max_length=200)
+    value: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # the row, JSON
+
+
+class Dossier(SQLModel, table=True):
+    """One application (hồ sơ)."""
+
+    __tablename__ = "dossier"
+    __table_args__ = (
+        # used by the overdue / at-risk list: unfinished dossiers by due
+        Index("ix_dossier_open_due", "finish_at", "due_used_at"),
+        # used by unit views and per-unit reports
+        Index("ix_dossier_unit_received", "unit_id", "received_at"),
+        # used by period reports: finished in a period
+        Index("ix_dossier_unit_finish", "unit_id", "finish_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=CODE_MAX, unique=True)  # mã hồ sơ
+    unit_id: int = Field(foreign_key="unit.id")
+    procedure_id: int | None = Field(default=None, foreign_key="procedure.id", index=True)
+    channel: int | None = None  # KenhThucHien: 1 trực tiếp, 2 trực tuyến, 3 bưu chính
+    status: int = Field(index=True)  # TrangThaiHoSo, 1..10
+
+    submitted_at: datetime | None = Moment(default=None)  # ngày nộp
+    received_at: datetime | None = Moment(default=None, index=True)  # ngày tiếp nhận
+    due_at: datetime | None = Moment(default=None)  # ngày hẹn trả, as recorded (authoritative)
+    supplement_requested_at: datetime | None = Moment(default=None)  # ngày yêu cầu bổ sung
+    resubmitted_at: datetime | None = Moment(default=None)  # ngày bổ sung (nhận lại)
+    apology_at: datetime | None = Moment(default=None)  # ngày phiếu xin lỗi
+    rescheduled_due_at: datetime | None = Moment(default=None)  # ngày hẹn trả mới
+    finished_at: datetime | None = Moment(default=None)  # ngày kết thúc xử lý / có kết quả
+    returned_at: datetime | None = Moment(default=None)  # ngày trả kết quả
+    first_seen_finished_at: datetime | None = Moment(default=None)  # when we first saw an ended status
+    limit_value: float | None = None  # the row's own time limit, when the export carries one
+    limit_unit: str | None = Field(default=None, max_length=20)
+
+    # Minimal applicant data (personal data: masked for roles that do not need it, never logged).
+    applicant_name: str = Field(default="", max_length=NAME_MAX)
+    applicant_phone: str = Field(default="", max_length=PHONE_MAX)
+
+    # ---- derived (tracker.derive), recomputed when derived_fp differs from the settings' ----
+    computed_due_at: datetime | None = Moment(default=None)  # legal due from the time limit
+    due_used_at: datetime | None = Moment(default=None)  # recorded due, else computed: what classes use
+    finish_at: datetime | None = Moment(default=None)  # finish moment of an ended dossier (§5), else NULL
+    result_class: str | None = Field(default=None, max_length=10, index=True)  # early|on_time|late
+    due_excess_hours: float | None = None  # due_exceeds_limit: recorded beyond legal, in working h
+    apology_before_due: bool = False  # for late_without_apology
+    no_finished_at: bool = False
+    derived_fp: str = Field(default="", max_length=80, index=True)
+
+    import_run_id: int | None = Field(default=None, foreign_key="import_run.id", index=True)
+    row_hash: str = Field(default="", max_length=32)  # of the source fields: unchanged rows skipped
+    created_at: datetime = Moment(default_factory=datetime.now)
+    updated_at: datetime = Moment(default_factory=datetime.now)
+
+
+class StatusChange(SQLModel, table=True):
+    """Status history: appended by imports whenever a dossier's status changes."""
+
+    __tablename__ = "status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossier.id", index=True)
+    previous_status: int | None = None
+    status: int
+    seen_at: datetime = Moment(default_factory=datetime.now)
+    import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts about the database (e.g. the settings fingerprint last derived)."""
+
+    __tablename__ = "meta"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
