@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+
 def Moment(**kw):  # noqa: N802  (reads like Field)
     """A naive local datetime column. SQLModel's default type insists on aware UTC values; the
     domain's moments are Vietnamese wall-clock times, so they are stored as such."""

@@ -346,6 +346,17 @@ def audit_excess(f: DossierFacts, computed: datetime | None, cal: WorkCalendar,
     return excess
 
 
+def finished_class(status: int, moment: datetime, due: datetime | None, rules: RuleSettings) -> str:
+    """early / on_time / late of a dossier that ended at `moment` (RULES §5)."""
+    if status in ENDED_WITHOUT_RESULT or due is None:
+        return "on_time"
+    if moment.date() < due.date():
+        return "early"
+    if is_later(moment, due, rules):
+        return "late"
+    return "on_time"
+
+
 def classify(f: DossierFacts, as_of: datetime, cal: WorkCalendar,
              rules: RuleSettings = DEFAULT_RULES) -> Classification:
     """The class of a dossier at moment `as_of` (RULES §5), its due and its flags."""
@@ -371,14 +382,7 @@ def classify(f: DossierFacts, as_of: datetime, cal: WorkCalendar,
     apologised = f.apology_at is not None and due is not None and f.apology_at < due
 
     if moment is not None and moment <= as_of:
-        if f.status in ENDED_WITHOUT_RESULT or due is None:
-            cls = "on_time"
-        elif moment.date() < due.date():
-            cls = "early"
-        elif is_later(moment, due, rules):
-            cls = "late"
-        else:
-            cls = "on_time"
+        cls = finished_class(f.status, moment, due, rules)
         if cls == "late" and not apologised:
             flags.append("late_without_apology")
         return Classification(cls, due, computed, tuple(sorted(flags)), excess, moment,

@@ -1,0 +1,123 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, settings, small export files.
+
+Database tests take the `db_url` fixture and run once per backend. PostgreSQL is the machine's
+(127.0.0.1:5432, or $TRACKER_TEST_PG_URL); each test session creates its own throwaway
+database there and drops it at the end. When PostgreSQL is unreachable the PostgreSQL runs are
+skipped, unless $TRACKER_TEST_REQUIRE_PG is set (CI sets it), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tracker.config import load_settings
+from tracker.db import make_engine, upgrade
+
+PG_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = bool(os.environ.get("TRACKER_TEST_REQUIRE_PG"))
+TABLES = ("status_change", "rejected_row", "dossier", "procedure", "unit", "import_run", "meta")
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session, migrated; its URL."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
+    name = f"tthc_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tthc.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    e = make_engine(db_url)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return load_settings(env={}, overrides={"database.url": db_url, "paths.var_dir": str(tmp_path / "var")})
+
+
+def write_export(path: Path, rows: list[list[str]], header: list[str] | None = None,
+                 *, delimiter: str = ";", encoding: str = "utf-8-sig", title: list[str] = ()) -> Path:
+    """A one-stop export as the desks save it: optional title lines, a header, rows."""
+    import csv
+    import io
+
+    header = header or EXPORT_HEADER
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    for t in title:
+        w.writerow([t])
+    w.writerow(header)
+    w.writerows(rows)
+    data = buf.getvalue()
+    path.write_bytes(to_cp1258(data) if encoding == "cp1258" else data.encode(encoding))
+    return path
+
+
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def to_cp1258(text: str) -> bytes:
+    """Encode as Windows-1258 does: letters with their vowel marks precomposed (ơ, ư, â …) and
+    the five tone marks as separate combining characters."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        try:
+            out.append(ch.encode("cp1258"))
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", ch)
+        tones = "".join(c for c in parts if c in _TONES)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _TONES))
+        out.append((base + tones).encode("cp1258"))
+    return b"".join(out)
+
+
+EXPORT_HEADER = ["STT", "Mã hồ sơ", "Mã TTHC", "Tên thủ tục hành chính", "Lĩnh vực", "Đơn vị tiếp nhận",
+                 "Chủ hồ sơ", "Số điện thoại", "Kênh nộp", "Ngày tiếp nhận", "Ngày hẹn trả",
+                 "Ngày kết thúc xử lý", "Ngày trả kết quả", "Trạng thái", "Thời hạn giải quyết"]

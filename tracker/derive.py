@@ -1,0 +1,135 @@
+"""Derived columns of a dossier, and their refresh when calendar or rule settings change.
+
+Stored so that lists and reports filter in SQL; computed here with the same functions that
+`tracker.rules.classify` uses, so the stored values and a live classification never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select, update
+
+from tracker.calendar import WorkCalendar
+from tracker.models import Dossier, Meta, Procedure
+from tracker.rules import (
+    ENDED_STATUSES,
+    FINISHED_STATUSES,
+    DossierFacts,
+    RuleSettings,
+    TimeLimit,
+    audit_excess,
+    computed_due_of,
+    finish_moment,
+    finished_class,
+)
+
+DERIVED_COLUMNS = ("computed_due_at", "due_used_at", "finish_at", "result_class", "due_excess_hours",
+                   "apology_before_due", "no_finished_at", "derived_fp")
+META_FP = "derived_fp"
+
+
+def limit_of(row: Mapping[str, Any], procedure_limit: TimeLimit | None) -> TimeLimit | None:
+    """The row's own time limit when the export carried one, else its procedure's."""
+    if row.get("limit_value") is not None and row.get("limit_unit"):
+        return TimeLimit(float(row["limit_value"]), row["limit_unit"])
+    return procedure_limit
+
+
+def facts_of(row: Mapping[str, Any], limit: TimeLimit | None = None) -> DossierFacts:
+    """DossierFacts from a dossier row (a mapping of column -> value)."""
+    return DossierFacts(
+        code=row["code"], status=row["status"], received_at=row.get("received_at"),
+        due_at=row.get("due_at"), limit=limit, computed_due_at=row.get("computed_due_at"),
+        resubmitted_at=row.get("resubmitted_at"), rescheduled_due_at=row.get("rescheduled_due_at"),
+        apology_at=row.get("apology_at"), finished_at=row.get("finished_at"),
+        returned_at=row.get("returned_at"), first_seen_finished_at=row.get("first_seen_finished_at"),
+        channel=row.get("channel"),
+    )
+
+
+def derive(row: Mapping[str, Any], limit: TimeLimit | None, cal: WorkCalendar, rules: RuleSettings,
+           fp: str) -> dict[str, Any]:
+    """The derived columns of one dossier row."""
+    f = facts_of({**row, "computed_due_at": None}, limit)
+    computed = computed_due_of(f, cal, rules) if f.received_at is not None else None
+    due = f.due_at or computed
+    moment, guessed = (None, False)
+    if f.status in ENDED_STATUSES:
+        moment, guessed = finish_moment(f)
+    return {
+        "computed_due_at": computed,
+        "due_used_at": due,
+        "finish_at": moment,
+        "result_class": finished_class(f.status, moment, due, rules) if moment else None,
+        "due_excess_hours": audit_excess(f, computed, cal, rules),
+        "apology_before_due": bool(f.apology_at and due and f.apology_at < due),
+        "no_finished_at": guessed and f.status in FINISHED_STATUSES,
+        "derived_fp": fp,
+    }
+
+
+def procedure_limits(conn) -> dict[int, TimeLimit | None]:  # noqa: ANN001
+    rows = conn.execute(select(Procedure.id, Procedure.limit_value, Procedure.limit_unit))
+    return {pid: TimeLimit(v, u) if v is not None and u else None for pid, v, u in rows}
+
+
+def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: str, *,
+                    batch: int = 5000, all_rows: bool = False) -> int:
+    """Recompute derived columns of the rows derived with other settings. Returns rows changed.
+
+    Each batch commits on its own: a refresh killed half-way resumes where it stopped."""
+    table = Dossier.__table__
+    source_cols = [c for c in table.c if c.name not in DERIVED_COLUMNS]
+    stmt = (update(table).where(table.c.id == bindparam("_id"))
+            .values({c: bindparam(c) for c in DERIVED_COLUMNS}))
+    done = 0
+    last_id = 0
+    with engine.connect() as conn:
+        limits = procedure_limits(conn)
+    while True:
+        with engine.begin() as conn:
+            q = select(*source_cols).where(table.c.id > last_id).order_by(table.c.id).limit(batch)
+            if not all_rows:
+                q = q.where(table.c.derived_fp != fp)
+            rows = conn.execute(q).mappings().all()
+            if not rows:
+                break
+            params = []
+            for r in rows:
+                d = derive(r, limit_of(r, limits.get(r["procedure_id"])), cal, rules, fp)
+                params.append({"_id": r["id"], **d})
+            conn.execute(stmt, params)
+            done += len(rows)
+            last_id = rows[-1]["id"]
+    set_meta(engine, META_FP, fp)
+    return done
+
+
+def stale_count(engine: Engine, fp: str) -> int:
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Dossier).where(Dossier.derived_fp != fp)
+                            ).scalar_one()
+
+
+def get_meta(engine: Engine, key: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(Meta.value).where(Meta.key == key)).scalar_one_or_none()
+
+
+def set_meta(engine: Engine, key: str, value: str) -> None:
+    with engine.begin() as conn:
+        n = conn.execute(update(Meta).where(Meta.key == key).values(value=value)).rowcount
+        if n == 0:
+            conn.execute(Meta.__table__.insert().values(key=key, value=value))
+
+
+def now_local() -> datetime:
+    """The present moment in local time; only the CLI and scheduler call it, never the rules."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None, microsecond=0)
