@@ -1,0 +1,455 @@
+"""`tthc`: the command line.
+
+Exit codes: 0 done; 1 an error (bad settings, a rejected file, a database not initialised);
+2 a usage error; 3 an import that stored some rows and rejected others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from tracker.config import ConfigError, Settings, load_settings
+from tracker.rules import CLASSES, LimitError, parse_limit
+
+
+class CliError(Exception):
+    """A one-line error for the user; exit code 1 unless given."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _moment(text: str) -> datetime:
+    from tracker.ingest.values import ValueProblem, parse_datetime
+
+    try:
+        value = parse_datetime(text)
+    except ValueProblem as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value is None:
+        raise argparse.ArgumentTypeError("a date and time is needed, e.g. '2026-02-13 16:30'")
+    return value
+
+
+def _limit(text: str):  # noqa: ANN202
+    try:
+        return parse_limit(text)
+    except LimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 1900 <= int(text) <= 2200:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a year from 1900 to 2200")
+    return int(text)
+
+
+# ----- helpers ------------------------------------------------------------------------------------
+
+_ENGINES: list[Engine] = []  # disposed when a command ends
+
+
+def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
+    from tracker.db import is_current, make_engine
+
+    engine = make_engine(settings.get("database.url"))
+    _ENGINES.append(engine)
+    if need_schema:
+        try:
+            current = is_current(engine)
+        except Exception as exc:  # noqa: BLE001  (a database we cannot reach)
+            raise CliError(f"database: cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+                           ) from None
+        if not current:
+            raise CliError("database: not initialised or not up to date: run 'tthc init' "
+                           "(or 'tthc db upgrade')")
+    return engine
+
+
+def _fresh(engine: Engine, settings: Settings) -> None:
+    """Recompute stored derived values if the calendar or rule settings changed since."""
+    from tracker.derive import refresh_derived, stale_count
+
+    fp = settings.fingerprint()
+    stale = stale_count(engine, fp)
+    if stale:
+        print(f"Settings changed: recomputing {stale} dossier(s)…", file=sys.stderr)
+        refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+
+
+def _write_rows(rows: list[dict[str, Any]], fmt: str, out=None) -> None:  # noqa: ANN001
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+        return
+    if not rows:
+        return
+    if fmt == "csv":
+        w = csv.DictWriter(out, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _safe_cell(v) for k, v in r.items()})
+        return
+    cols = list(rows[0])
+    cells = [[("" if r[c] is None else str(r[c])) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip() + "\n")
+    for row in cells:
+        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _safe_cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ first)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _fmt(dt: datetime | None) -> str | None:
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else None
+
+
+# ----- commands -----------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.db import head_revision, upgrade
+
+    engine = _engine(settings, need_schema=False)
+    upgrade(engine)
+    print(f"Database ready at revision {head_revision()} ({engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    return cmd_init(args, settings)
+
+
+def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.rules import explain_due
+
+    limit = args.limit
+    cal, rules = settings.work_calendar(), settings.rule_settings()
+    ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
+                     rules=rules, lang=args.lang)
+    if args.format == "json":
+        json.dump({"received_at": _fmt(args.received), "limit": {"value": limit.value, "unit": limit.unit},
+                   "due_at": _fmt(ex.due), "steps": ex.lines(args.lang)}, sys.stdout, ensure_ascii=False,
+                  indent=2)
+        print()
+    else:
+        print(ex.due.strftime("%Y-%m-%d %H:%M"))
+        for line in ex.lines(args.lang):
+            print(f"  {line}")
+    return 0
+
+
+def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    cal = settings.work_calendar()
+    rows = [{"date": e.date.isoformat(), "weekday": e.date.strftime("%a"),
+             "kind": e.kind, "reason": e.reason} for e in cal.year_days(args.year)]
+    if args.format == "table":
+        print(f"{args.year}: {sum(r['kind'] == 'off' for r in rows)} weekday(s) off, "
+              f"{sum(r['kind'] == 'work' for r in rows)} weekend day(s) worked")
+    _write_rows(rows, args.format)
+    return 0
+
+
+def _dossier_rows(engine: Engine, unit: str | None = None, code: str | None = None):
+    from tracker.models import Dossier, Procedure, Unit
+
+    q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
+                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
+                Procedure.limit_value.label("p_limit_value"), Procedure.limit_unit.label("p_limit_unit"))
+         .join(Unit, Unit.id == Dossier.unit_id)
+         .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+         .order_by(Dossier.id))
+    if unit:
+        q = q.where(Unit.code == unit)
+    if code:
+        q = q.where(Dossier.code == code)
+    with engine.connect() as conn:
+        yield from conn.execute(q.execution_options(yield_per=5000)).mappings()
+
+
+def _classify_row(r, as_of: datetime, settings: Settings, cal, rules):  # noqa: ANN001
+    from tracker.derive import facts_of, limit_of
+    from tracker.rules import TimeLimit, classify
+
+    plimit = TimeLimit(r["p_limit_value"], r["p_limit_unit"]) if r["p_limit_value"] is not None \
+        and r["p_limit_unit"] else None
+    limit = limit_of(r, plimit)
+    return classify(facts_of(r, limit), as_of, cal, rules), limit
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.derive import now_local
+
+    engine = _engine(settings)
+    _fresh(engine, settings)
+    as_of = args.as_of or now_local()
+    cal, rules = settings.work_calendar(), settings.rule_settings()
+    counts: Counter[str] = Counter()
+    listing = []
+    for r in _dossier_rows(engine, unit=args.unit):
+        c, _ = _classify_row(r, as_of, settings, cal, rules)
+        counts[c.cls] += 1
+        if args.list:
+            listing.append({"code": r["code"], "class": c.cls, "due_used": _fmt(c.due_used),
+                            "computed_due": _fmt(c.computed_due), "flags": ",".join(c.flags)})
+    if args.list:
+        _write_rows(listing, args.format)
+        return 0
+    rows = [{"class": k, "count": counts.get(k, 0)} for k in CLASSES]
+    if args.format == "json":
+        json.dump({"as_of": _fmt(as_of), "counts": {r["class"]: r["count"] for r in rows},
+                   "total": sum(counts.values())}, sys.stdout, indent=2)
+        print()
+    else:
+        if args.format == "table":
+            print(f"As of {as_of:%Y-%m-%d %H:%M}, {sum(counts.values())} dossier(s)")
+        _write_rows(rows, args.format)
+    return 0
+
+
+def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.derive import now_local
+    from tracker.rules import explain_due
+
+    engine = _engine(settings)
+    _fresh(engine, settings)
+    rows = list(_dossier_rows(engine, code=args.code))
+    if not rows:
+        raise CliError(f"dossier '{args.code}': not found")
+    r = rows[0]
+    as_of = args.as_of or now_local()
+    cal, rules = settings.work_calendar(), settings.rule_settings()
+    c, limit = _classify_row(r, as_of, settings, cal, rules)
+    steps = []
+    if limit and r["received_at"]:
+        steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],
+                            channel=r["channel"], rules=rules, lang=args.lang).lines(args.lang)
+    info = {
+        "code": r["code"], "unit": f"{r['unit_code']} {r['unit_name']}",
+        "procedure": f"{r['procedure_code'] or ''} {r['procedure_name'] or ''}".strip(),
+        "status": r["status"], "channel": r["channel"], "as_of": _fmt(as_of), "class": c.cls,
+        "received_at": _fmt(r["received_at"]), "due_at (recorded)": _fmt(r["due_at"]),
+        "computed_due": _fmt(c.computed_due), "due_used": _fmt(c.due_used),
+        "rescheduled_due_at": _fmt(r["rescheduled_due_at"]), "apology_at": _fmt(r["apology_at"]),
+        "finish_moment": _fmt(c.finish_moment),
+        "limit": limit.describe(args.lang) if limit else None,
+        "working_hours_left": None if c.working_hours_left is None else round(c.working_hours_left, 2),
+        "flags": list(c.flags),
+        "excess_hours": None if c.excess_hours is None else round(c.excess_hours, 2),
+        "due_explained": steps,
+    }
+    if args.format == "json":
+        json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    for k, v in info.items():
+        if k == "due_explained":
+            print("due explained:")
+            for s in v:
+                print(f"  {s}")
+        elif v not in (None, [], ""):
+            print(f"{k}: {', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.ingest import import_file
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise CliError(f"{args.path}: no such file")
+    mapping = None
+    if args.mapping:
+        import tomllib
+
+        try:
+            mapping = tomllib.loads(Path(args.mapping).read_text(encoding="utf-8")).get("mapping", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise CliError(f"--mapping {args.mapping}: {exc}") from None
+    engine = _engine(settings)
+    _fresh(engine, settings)
+    progress = None
+    if sys.stderr.isatty():
+        def progress(n: int) -> None:
+            print(f"\r{n:>10,} rows", end="", file=sys.stderr, flush=True)
+    res = import_file(engine, settings, path, dry_run=args.dry_run, strict=args.strict,
+                      mapping=mapping, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    if res.status == "failed":
+        for rej in res.rejections[:10]:
+            print(f"  {rej}", file=sys.stderr)
+        raise CliError(res.message)
+    summary = [{"rows read": res.rows_read, "inserted": res.inserted, "updated": res.updated,
+                "unchanged": res.unchanged, "rejected": res.rejected, "seconds": round(res.seconds, 2)}]
+    print(f"{res.file} ({res.status}{'' if res.run_id is None else f', run {res.run_id}'})")
+    _write_rows(summary, "table")
+    for note in res.skipped[:5]:
+        print(f"skipped {note}")
+    if res.new_units:
+        print(f"new units ({len(res.new_units)}): {', '.join(res.new_units[:10])}")
+    if res.new_procedures:
+        print(f"new procedures: {len(res.new_procedures)}")
+    for rej in res.rejections[:20]:
+        print(f"rejected {rej}", file=sys.stderr)
+    if res.rejected > 20:
+        print(f"… and {res.rejected - 20} more rejected row(s)", file=sys.stderr)
+    return res.exit_code
+
+
+def cmd_catalogue(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.ingest import FileRejected, import_procedures, import_units
+
+    engine = _engine(settings)
+    fn = import_units if args.command == "units" else import_procedures
+    try:
+        res = fn(engine, args.path)
+    except (FileRejected, OSError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"{res.file}: {res.rows_read} read, {res.inserted} inserted, {res.updated} updated, "
+          f"{res.unchanged} unchanged, {len(res.rejected)} rejected")
+    for r in res.rejected[:20]:
+        print(f"rejected {r}", file=sys.stderr)
+    if args.command == "procedures":
+        _fresh(engine, settings)
+    return res.exit_code
+
+
+def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.derive import refresh_derived
+
+    engine = _engine(settings)
+    n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(),
+                        settings.fingerprint(), all_rows=args.all)
+    print(f"{n} dossier(s) recomputed")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.demo_setup import run_demo
+
+    return run_demo(settings, serve=not args.no_serve, per_month=args.per_month)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from web import create_app
+
+    app = create_app(settings)
+    host = args.host or settings.get("web.host")
+    port = args.port or settings.get("web.port")
+    print(f"Dashboard: http://{host}:{port}")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+    return 0
+
+
+# ----- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tthc", description="Keep administrative-procedure dossiers on time.")
+    p.add_argument("--config", help="settings file (default: $TTHC_CONFIG, else ./tthc.toml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("init", help="create or upgrade the database")
+    s.set_defaults(func=cmd_init)
+    s = sub.add_parser("db", help="database maintenance")
+    s.add_argument("action", choices=["upgrade"])
+    s.set_defaults(func=cmd_db)
+
+    s = sub.add_parser("due", help="compute a due date on the working calendar, with the reasoning")
+    s.add_argument("--received", type=_moment, required=True, help="reception moment, e.g. '2026-02-13 16:30'")
+    s.add_argument("--limit", type=_limit, required=True,
+                   help="'3 ngày làm việc', '8 giờ làm việc', '15 ngày', 'trong ngày'")
+    s.add_argument("--resubmitted", type=_moment, help="supplement resubmitted at (the limit restarts)")
+    s.add_argument("--channel", type=int, choices=[1, 2, 3], help="1 in person, 2 online, 3 post")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--lang", choices=["vi", "en"], default="vi")
+    s.set_defaults(func=cmd_due)
+
+    s = sub.add_parser("calendar", help="weekdays off and weekend days worked in a year")
+    s.add_argument("--year", type=_year, required=True)
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_calendar)
+
+    s = sub.add_parser("classify", help="count (or list) dossiers per class at a moment")
+    s.add_argument("--as-of", type=_moment, help="the moment (default: now)")
+    s.add_argument("--list", action="store_true", help="one row per dossier")
+    s.add_argument("--unit", help="only this unit code")
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_classify)
+
+    s = sub.add_parser("dossier", help="one dossier: class, due and flags explained")
+    s.add_argument("code")
+    s.add_argument("--as-of", type=_moment)
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--lang", choices=["vi", "en"], default="vi")
+    s.set_defaults(func=cmd_dossier)
+
+    s = sub.add_parser("import", help="import a one-stop export file")
+    s.add_argument("path")
+    s.add_argument("--mapping", help="TOML file with a [mapping] table: 'Source label' = 'field'")
+    s.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    s.add_argument("--strict", action="store_true", help="reject the whole file on any bad row")
+    s.set_defaults(func=cmd_import)
+
+    for name in ("units", "procedures"):
+        s = sub.add_parser(name, help=f"the {name} catalogue")
+        s.add_argument("action", choices=["import"])
+        s.add_argument("path")
+        s.set_defaults(func=cmd_catalogue)
+
+    s = sub.add_parser("refresh", help="recompute due dates and classes after settings change")
+    s.add_argument("--all", action="store_true", help="every dossier, not only stale ones")
+    s.set_defaults(func=cmd_refresh)
+
+    s = sub.add_parser("demo", help="build a realistic demo province and start the dashboard")
+    s.add_argument("--no-serve", action="store_true", help="build the data only")
+    s.add_argument("--per-month", type=int, default=4000, help="dossiers per month (default 4000)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("serve", help="start the dashboard")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return args.func(args, settings)
+    except ConfigError as exc:
+        print(f"tthc: settings: {exc}", file=sys.stderr)
+        return 1
+    except CliError as exc:
+        print(f"tthc: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("tthc: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
