@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh clone with python3 and make:
+#   make demo   builds the virtualenv and a demo province, then serves the dashboard
+#   make test   installs what the tests need and runs them all
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/tthc demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check tracker web jobs tests bench
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/due_dates.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis
