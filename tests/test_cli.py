@@ -155,3 +155,15 @@ def test_the_console_script_is_installed(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, check=True,
                          env={"PATH": "/usr/bin:/bin"})
     assert out.stdout.splitlines()[0] == "2026-02-25 16:30"
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`tthc classify --list | head`: the reader goes away; no traceback, exit 0."""
+    exe = Path(sys.executable).with_name("tthc")
+    proc = subprocess.Popen([str(exe), "calendar", "--year", "2026", "--format", "csv"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+    proc.stdout.close()  # before the program has started writing
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err

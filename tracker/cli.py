@@ -436,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
-        return args.func(args, settings)
+        code = args.func(args, settings)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return code
     except ConfigError as exc:
         print(f"tthc: settings: {exc}", file=sys.stderr)
         return 1
@@ -446,6 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tthc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tthc classify --list | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     finally:
         while _ENGINES:
             _ENGINES.pop().dispose()
