@@ -1,0 +1,65 @@
+"""`tthc demo`: the province goes through the real import path, re-running is safe, the page serves."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select
+
+from tracker.db import make_engine
+from tracker.demo_setup import run_demo
+from tracker.models import Dossier, ImportRun, RejectedRow, Unit
+
+
+def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url, capsys):
+    assert run_demo(settings, serve=False, per_month=120) == 0
+    out = capsys.readouterr().out
+    assert "Dashboard: http://127.0.0.1:5000" in out and "Log in:" in out
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        dossiers = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
+        assert 35 <= conn.execute(select(func.count()).select_from(Unit)).scalar_one() <= 45
+        assert dossiers > 1000
+        assert conn.execute(select(func.count()).select_from(RejectedRow)).scalar_one() >= 1
+    assert run_demo(settings, serve=False, per_month=120) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == dossiers
+        last = conn.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(1)).mappings().one()
+        assert last["inserted"] == 0 and last["unchanged"] > 0
+    engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_over_http(tmp_path):
+    exe = Path(sys.executable).with_name("tthc")
+    port = _free_port()
+    env = {"PATH": "/usr/bin:/bin", "TTHC_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    subprocess.run([str(exe), "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                resp = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start")
+        assert resp.status_code == 200
+        assert "Theo dõi tiến độ giải quyết hồ sơ TTHC" in resp.text
+        assert "0 hồ sơ" in resp.text
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

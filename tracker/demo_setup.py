@@ -1,0 +1,67 @@
+"""`tthc demo`: build the demo province through the same path real data takes, then serve it.
+
+Safe to re-run: the database is upgraded in place and the import is idempotent (rows already
+stored are recognised by their hash; a new day's files update what changed).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from tracker.config import Settings
+from tracker.db import make_engine, upgrade
+from tracker.derive import now_local
+
+
+def run_demo(settings: Settings, *, serve: bool = True, per_month: int = 4000) -> int:
+    engine = make_engine(settings.get("database.url"))
+    try:
+        if not _build(engine, settings, per_month):
+            return 1
+    finally:
+        engine.dispose()
+    host, port = settings.get("web.host"), settings.get("web.port")
+    print()
+    print(f"Dashboard: http://{host}:{port}")
+    print("Log in: no login yet: this early page is open on 127.0.0.1 only and shows what is loaded.")
+    print("Try:    .venv/bin/tthc classify --list | head   ·   .venv/bin/tthc calendar --year 2026")
+    if not serve:
+        return 0
+    from web import create_app
+
+    create_app(settings).run(host=host, port=port, debug=False, use_reloader=False)
+    return 0
+
+
+def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
+    from tracker.demo import build_demo_files
+    from tracker.ingest import import_file, import_procedures, import_units
+
+    upgrade(engine)
+    now = now_local()
+    out = settings.var_dir / "demo"
+    print(f"Building the demo province in {out} …")
+    files = build_demo_files(out, today=now.date(), now=now, per_month=per_month)
+    units = import_units(engine, files.units)
+    procs = import_procedures(engine, files.procedures)
+    print(f"  units: {units.rows_read} ({units.inserted} new); procedures: {procs.rows_read} "
+          f"({procs.inserted} new)")
+    res = import_file(engine, settings, files.dossiers, source="demo")
+    print(f"  dossiers: {res.rows_read} read, {res.inserted} inserted, {res.updated} updated, "
+          f"{res.unchanged} unchanged, {res.rejected} rejected (the demo export has a few bad rows "
+          f"on purpose: see 'Imports'), {res.seconds:.1f} s")
+    if res.status == "failed":
+        print(f"tthc demo: import failed: {res.message}", file=sys.stderr)
+        return False
+    _print_classes(engine, settings, now)
+    return True
+
+
+def _print_classes(engine, settings: Settings, now) -> None:  # noqa: ANN001
+    from tracker.cli import _classify_row, _dossier_rows
+
+    cal, rules = settings.work_calendar(), settings.rule_settings()
+    counts: Counter[str] = Counter(_classify_row(r, now, settings, cal, rules)[0].cls
+                                   for r in _dossier_rows(engine))
+    print(f"  as of {now:%d/%m/%Y %H:%M}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
