@@ -43,6 +43,18 @@ class CatalogueResult:
         return 3 if self.rejected else 0
 
 
+def _upsert_by_code(conn, model, old, code: str, values: dict, result: CatalogueResult) -> None:  # noqa: ANN001
+    """Insert a new catalogue row, update a changed one, count an unchanged one."""
+    if old is None:
+        conn.execute(model.__table__.insert().values(code=code, **values))
+        result.inserted += 1
+    elif any(getattr(old, k) != v for k, v in values.items()):
+        conn.execute(update(model).where(model.code == code).values(**values))
+        result.updated += 1
+    else:
+        result.unchanged += 1
+
+
 def _read(path: Path, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]):
     fh = open_text(path)
     with fh:
@@ -85,15 +97,7 @@ def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
                       "digest_recipients": ",".join(
                           e.strip() for e in r.get("recipients", "").replace(";", ",").split(",")
                           if e.strip())}
-            old = existing.get(r["code"])
-            if old is None:
-                conn.execute(Unit.__table__.insert().values(code=r["code"], **values))
-                result.inserted += 1
-            elif any(getattr(old, k) != v for k, v in values.items()):
-                conn.execute(update(Unit).where(Unit.code == r["code"]).values(**values))
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            _upsert_by_code(conn, Unit, existing.get(r["code"]), r["code"], values, result)
         ids = dict(conn.execute(select(Unit.code, Unit.id)).all())
         parents = dict(conn.execute(select(Unit.code, Unit.parent_id)).all())
         for r in rows:
@@ -128,13 +132,5 @@ def import_procedures(engine: Engine, path: str | Path) -> CatalogueResult:
                       "field_code": r.get("field_code", ""), "field_name": r.get("field_name", ""),
                       "limit_value": limit.value if limit else None,
                       "limit_unit": limit.unit if limit else None, "limit_text": r.get("limit", "")}
-            old = existing.get(r["code"])
-            if old is None:
-                conn.execute(Procedure.__table__.insert().values(code=r["code"], **values))
-                result.inserted += 1
-            elif any(getattr(old, k) != v for k, v in values.items()):
-                conn.execute(update(Procedure).where(Procedure.code == r["code"]).values(**values))
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            _upsert_by_code(conn, Procedure, existing.get(r["code"]), r["code"], values, result)
     return result
