@@ -133,6 +133,25 @@ def _dated(v: Any) -> dict[date, str]:
     return out
 
 
+def _mapping(v: Any) -> dict[str, str]:
+    """{'Source label': 'field'}: labels a source uses that the built-in profiles do not know."""
+    from tracker.ingest.columns import ALIASES
+
+    if not isinstance(v, dict):
+        raise ValueError(f"'{v}' is not a table of 'Source label' = 'field'")
+    for label, field in v.items():
+        if field not in ALIASES or field == "_ignored":
+            raise ValueError(f"'{label}' = '{field}': '{field}' is not a dossier field "
+                             f"(one of {', '.join(f for f in ALIASES if f != '_ignored')})")
+    return dict(v)
+
+
+def _sources(v: Any) -> list:
+    from tracker.ingest.sources import parse_sources
+
+    return parse_sources(v)
+
+
 def _url(v: Any) -> str:
     s = _str(v)
     if "://" not in s:
@@ -169,6 +188,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rules.online_last_hour_next_day", False,
             "Count online dossiers received in the last office hour from the next working day "
             "(Nghị định 297/2025 Art. 6). Off by default.", _bool),
+    Setting("import.sources", [],
+            "Sources the scheduler polls: [[import.sources]] tables with name, kind ('folder' or 'url'), "
+            "path or url, and optional format, every_minutes, auth_header, token_env, page_param, "
+            "page_size_param, page_size, items_key.", _sources),
+    Setting("import.mapping", {},
+            "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", _mapping),
+    Setting("import.batch_size", 2000, "Rows written per transaction.", _int_range(100, 100_000)),
+    Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
+    Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",
+            _int_range(0, 10)),
     Setting("web.host", "127.0.0.1", "Address the dashboard listens on.", _str),
     Setting("web.port", 5000, "Port the dashboard listens on.", _int_range(1, 65535)),
     Setting("web.secret_key", "",
