@@ -190,11 +190,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(Nghị định 297/2025 Art. 6). Off by default.", _bool),
     Setting("import.sources", [],
             "Sources the scheduler polls: [[import.sources]] tables with name, kind ('folder' or 'url'), "
-            "path or url, and optional format, every_minutes, auth_header, token_env, page_param, "
-            "page_size_param, page_size, items_key.", _sources),
+            "path or url, and optional format, every_minutes, auth_header, auth_scheme, token_env, headers, "
+            "page_param, page_size_param, page_size, first_page, max_pages, items_key, archive (folder; "
+            "default true). In the environment: a JSON array.", _sources),
     Setting("import.mapping", {},
             "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", _mapping),
-    Setting("import.batch_size", 2000, "Rows written per transaction.", _int_range(100, 100_000)),
+    Setting("import.batch_size", 5000, "Rows written per transaction.", _int_range(100, 100_000)),
     Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
     Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",
             _int_range(0, 10)),
@@ -314,5 +315,5 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         except (ValueError, CalendarError) as exc:
             shown = "" if s.secret else f" ({where})"
             msg = str(exc).removeprefix("calendar.sessions: ")
-            raise ConfigError(f"{s.key}: {msg}{shown}") from None
+            raise ConfigError(f"{msg if msg.startswith(s.key) else f'{s.key}: {msg}'}{shown}") from None
     return Settings(values, source)

@@ -93,7 +93,10 @@ class RejectedRow(SQLModel, table=True):
 
 
 class Dossier(SQLModel, table=True):
-    """One application (hồ sơ)."""
+    """One application (hồ sơ).
+
+    Indexes are few on purpose: each one costs every imported row. The unique code serves
+    upserts; the composite ones below serve the lists and reports named beside them."""
 
     __tablename__ = "dossier"
     __table_args__ = (
@@ -110,7 +113,7 @@ class Dossier(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id")
     procedure_id: int | None = Field(default=None, foreign_key="procedure.id", index=True)
     channel: int | None = None  # KenhThucHien: 1 trực tiếp, 2 trực tuyến, 3 bưu chính
-    status: int = Field(index=True)  # TrangThaiHoSo, 1..10
+    status: int  # TrangThaiHoSo, 1..10
 
     submitted_at: datetime | None = Moment(default=None)  # ngày nộp
     received_at: datetime | None = Moment(default=None, index=True)  # ngày tiếp nhận
@@ -133,14 +136,14 @@ class Dossier(SQLModel, table=True):
     computed_due_at: datetime | None = Moment(default=None)  # legal due from the time limit
     due_used_at: datetime | None = Moment(default=None)  # recorded due, else computed: what classes use
     finish_at: datetime | None = Moment(default=None)  # finish moment of an ended dossier (§5), else NULL
-    result_class: str | None = Field(default=None, max_length=10, index=True)  # early|on_time|late
+    result_class: str | None = Field(default=None, max_length=10)  # early|on_time|late
     due_excess_hours: float | None = None  # due_exceeds_limit: recorded beyond legal, in working h
     apology_before_due: bool = False  # for late_without_apology
     no_finished_at: bool = False
-    derived_fp: str = Field(default="", max_length=80, index=True)
+    derived_fp: str = Field(default="", max_length=80)  # refresh scans for != anyway: no index
 
-    import_run_id: int | None = Field(default=None, foreign_key="import_run.id", index=True)
-    row_hash: str = Field(default="", max_length=32)  # of the source fields: unchanged rows skipped
+    import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
+    row_hash: str = Field(default="", max_length=32)  # of the raw source cells: unchanged rows skipped
     created_at: datetime = Moment(default_factory=datetime.now)
     updated_at: datetime = Moment(default_factory=datetime.now)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -19,6 +20,7 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """A matching key: no accents, no case, no spacing or punctuation.
 
@@ -28,6 +30,7 @@ def fold(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 
 
+@lru_cache(maxsize=65536)
 def name_key(text: str) -> str:
     """A key for names of units and procedures: folded, but keeping word breaks readable."""
     return " ".join(_NON_ALNUM.sub(" ", strip_accents(text or "").lower()).split())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from tracker.ingest.text import fold
@@ -29,6 +30,13 @@ def parse_datetime(text: str) -> datetime | None:
     s = text.strip()
     if not s:
         return None
+    # fast path: 'dd/MM/yyyy HH:mm:ss', by far the commonest shape in exports
+    if len(s) == 19 and s[2] == "/" and s[5] == "/" and s[10] == " " and s[13] == ":" and s[16] == ":":
+        try:
+            return datetime(int(s[6:10]), int(s[3:5]), int(s[0:2]), int(s[11:13]), int(s[14:16]),
+                            int(s[17:19]))
+        except ValueError:
+            pass  # the general path below explains what is wrong
     try:
         if m := _SLASHED.match(s):
             d, mo, y, hh, mm, ss = m.groups()
@@ -54,7 +62,8 @@ def parse_datetime(text: str) -> datetime | None:
 def excel_serial(value: float) -> datetime:
     if not 1 <= value < 2958466:
         raise ValueProblem(f"'{value}' is not an Excel date serial")
-    return (_EXCEL_EPOCH + timedelta(days=value)).replace(microsecond=0)
+    # to the nearest second: a serial is a binary fraction of a day, 10:00 may be 09:59:59.99998
+    return _EXCEL_EPOCH + timedelta(seconds=round(value * 86400))
 
 
 # ----- status (TrangThaiHoSo) --------------------------------------------------------------------
@@ -81,13 +90,12 @@ _STATUS_CONTAINS = (("khongduoctiepnhan", 3), ("tuchoi", 3), ("nghiavutaichinh",
                     ("daxulyxong", 9), ("dangxuly", 4), ("tiepnhan", 2))
 
 
-def parse_status(text: str, extra: dict[str, int] | None = None) -> int:
+@lru_cache(maxsize=4096)
+def parse_status(text: str) -> int:
     s = text.strip()
     if s.isdigit() and 1 <= int(s) <= 10:
         return int(s)
     key = fold(s)
-    if extra and key in extra:
-        return extra[key]
     if key in _STATUS_EXACT:
         return _STATUS_EXACT[key]
     for word, code in _STATUS_CONTAINS:
@@ -104,6 +112,7 @@ _CHANNEL = {"tructiep": 1, "taiquay": 1, "inperson": 1, "direct": 1, "motcua": 1
             "buuchinh": 3, "buuchinhcongich": 3, "buudien": 3, "post": 3, "postal": 3}
 
 
+@lru_cache(maxsize=4096)
 def parse_channel(text: str) -> int | None:
     s = text.strip()
     if not s:

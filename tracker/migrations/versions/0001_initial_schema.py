@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 15:20:48.341099
+Create Date: 2026-11-24 15:43:59.337464
 """
 
 from collections.abc import Sequence
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -120,13 +121,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('code')
     )
     with op.batch_alter_table('dossier', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_dossier_derived_fp'), ['derived_fp'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dossier_import_run_id'), ['import_run_id'], unique=False)
         batch_op.create_index('ix_dossier_open_due', ['finish_at', 'due_used_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_dossier_procedure_id'), ['procedure_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dossier_received_at'), ['received_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dossier_result_class'), ['result_class'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dossier_status'), ['status'], unique=False)
         batch_op.create_index('ix_dossier_unit_finish', ['unit_id', 'finish_at'], unique=False)
         batch_op.create_index('ix_dossier_unit_received', ['unit_id', 'received_at'], unique=False)
 
@@ -174,13 +171,9 @@ def downgrade() -> None:
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.drop_index('ix_dossier_unit_received')
         batch_op.drop_index('ix_dossier_unit_finish')
-        batch_op.drop_index(batch_op.f('ix_dossier_status'))
-        batch_op.drop_index(batch_op.f('ix_dossier_result_class'))
         batch_op.drop_index(batch_op.f('ix_dossier_received_at'))
         batch_op.drop_index(batch_op.f('ix_dossier_procedure_id'))
         batch_op.drop_index('ix_dossier_open_due')
-        batch_op.drop_index(batch_op.f('ix_dossier_import_run_id'))
-        batch_op.drop_index(batch_op.f('ix_dossier_derived_fp'))
 
     op.drop_table('dossier')
     with op.batch_alter_table('unit', schema=None) as batch_op:

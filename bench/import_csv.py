@@ -1,0 +1,122 @@
+"""Benchmark: import a 1,000,000-row iGate-style CSV (issue: import).
+
+    .venv/bin/python bench/import_csv.py [ROWS]        # default 1,000,000
+
+Prints rows/s, peak RSS and the time ratio against `sqlite3 .import` of the same file into a bare
+table (the floor, measured in the same run), for a first import and for re-importing the
+unchanged file, on SQLite and, when reachable, on PostgreSQL.
+Targets (issue 3): first import <= 4x the floor, re-import <= 2x, peak RSS <= 300 MB.
+Each import runs in its own process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+PG_ADMIN = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+CHILD = """
+import sys, time
+from tracker.config import load_settings
+from tracker.db import make_engine, upgrade
+from tracker.ingest import import_file
+url, path = sys.argv[1], sys.argv[2]
+s = load_settings(env={}, overrides={"database.url": url})
+e = make_engine(url); upgrade(e)
+t = time.perf_counter(); r = import_file(e, s, path); dt = time.perf_counter() - t
+assert r.balanced and r.status in ("done", "partial"), r.message
+print(dt, r.inserted, r.updated, r.unchanged, r.rejected)
+"""
+
+
+def run_child(url: str, path: Path) -> tuple[float, float, str]:
+    """(seconds inside import_file, peak RSS MB, counts) of one import in a fresh process."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(path)], stdout=subprocess.PIPE,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = proc.stdout.read().decode()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"import child failed: {out}")
+    seconds, *counts = out.split()
+    return float(seconds), usage.ru_maxrss / 1024, " ".join(counts)
+
+
+def floor(path: Path) -> float:
+    db = OUT / "floor.db"
+    db.unlink(missing_ok=True)
+    t = time.perf_counter()
+    subprocess.run(["sqlite3", str(db), "-cmd", ".mode csv", "-cmd", ".separator ;", f".import {path} raw"],
+                   check=True)
+    elapsed = time.perf_counter() - t
+    db.unlink(missing_ok=True)
+    return elapsed
+
+
+def report(label: str, seconds: float, rss: float, rows: int, base: float, target: float | None) -> None:
+    ratio = seconds / base
+    verdict = ""
+    if target is not None:
+        verdict = f" (target <= {target:.0f}x: {'met' if ratio <= target else 'MISSED'})"
+    print(f"{label:28s} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  peak RSS {rss:5.0f} MB"
+          f"  {ratio:5.2f}x floor{verdict}")
+
+
+def main(rows: int = 1_000_000) -> int:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gen_igate_csv import generate
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"igate-{rows}.csv"
+    if not path.exists():
+        print(f"generating {path.name} …")
+        generate(rows, path)
+    if not shutil.which("sqlite3"):
+        raise SystemExit("the sqlite3 command-line tool is needed for the floor (apt-get install sqlite3)")
+    base = floor(path)
+    print(f"file: {path.name}, {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB")
+    print(f"{'floor: sqlite3 .import':28s} {base:7.2f} s  {rows / base:9,.0f} rows/s")
+
+    db = OUT / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db}"
+    seconds, rss, counts = run_child(url, path)
+    report("SQLite first import", seconds, rss, rows, base, 4)
+    seconds, rss, counts = run_child(url, path)
+    report("SQLite re-import unchanged", seconds, rss, rows, base, 2)
+    print(f"{'':28s} (peak RSS target <= 300 MB; counts inserted/updated/unchanged/rejected: {counts})")
+
+    try:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"tthc_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        print(f"PostgreSQL: not measured ({type(exc).__name__}: {exc})")
+        return 0
+    try:
+        pg = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+        seconds, rss, _ = run_child(pg, path)
+        report("PostgreSQL first import", seconds, rss, rows, base, None)
+        seconds, rss, _ = run_child(pg, path)
+        report("PostgreSQL re-import", seconds, rss, rows, base, None)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
