@@ -19,7 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from tracker.config import ConfigError, Settings, load_settings
+from tracker.export import safe_cell
 from tracker.rules import CLASSES, LimitError, parse_limit
+
+FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv")
 
 
 class CliError(Exception):
@@ -100,7 +103,7 @@ def _write_rows(rows: list[dict[str, Any]], fmt: str, out=None) -> None:  # noqa
         w = csv.DictWriter(out, fieldnames=list(rows[0]))
         w.writeheader()
         for r in rows:
-            w.writerow({k: _safe_cell(v) for k, v in r.items()})
+            w.writerow({k: safe_cell(v) for k, v in r.items()})
         return
     cols = list(rows[0])
     cells = [[("" if r[c] is None else str(r[c])) for c in cols] for r in rows]
@@ -108,13 +111,6 @@ def _write_rows(rows: list[dict[str, Any]], fmt: str, out=None) -> None:  # noqa
     out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip() + "\n")
     for row in cells:
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
-
-
-def _safe_cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ first)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _fmt(dt: datetime | None) -> str | None:
@@ -269,37 +265,16 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.ingest import import_file
-
-    path = Path(args.path)
-    if not path.is_file():
-        raise CliError(f"{args.path}: no such file")
-    mapping = None
-    if args.mapping:
-        import tomllib
-
-        try:
-            mapping = tomllib.loads(Path(args.mapping).read_text(encoding="utf-8")).get("mapping", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise CliError(f"--mapping {args.mapping}: {exc}") from None
-    engine = _engine(settings)
-    _fresh(engine, settings)
-    progress = None
-    if sys.stderr.isatty():
-        def progress(n: int) -> None:
-            print(f"\r{n:>10,} rows", end="", file=sys.stderr, flush=True)
-    res = import_file(engine, settings, path, dry_run=args.dry_run, strict=args.strict,
-                      mapping=mapping, progress=progress)
-    if progress:
-        print(file=sys.stderr)
-    if res.status == "failed":
+def _print_import(res) -> None:  # noqa: ANN001
+    if res.status in ("failed", "busy"):
         for rej in res.rejections[:10]:
             print(f"  {rej}", file=sys.stderr)
-        raise CliError(res.message)
+        print(f"tthc: {res.message}", file=sys.stderr)
+        return
     summary = [{"rows read": res.rows_read, "inserted": res.inserted, "updated": res.updated,
                 "unchanged": res.unchanged, "rejected": res.rejected, "seconds": round(res.seconds, 2)}]
-    print(f"{res.file} ({res.status}{'' if res.run_id is None else f', run {res.run_id}'})")
+    run = "" if res.run_id is None else f", run {res.run_id}"
+    print(f"{res.file} ({res.format or 'csv'}, {res.status}{run})")
     _write_rows(summary, "table")
     for note in res.skipped[:5]:
         print(f"skipped {note}")
@@ -311,7 +286,96 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"rejected {rej}", file=sys.stderr)
     if res.rejected > 20:
         print(f"… and {res.rejected - 20} more rejected row(s)", file=sys.stderr)
+    if res.rejected and res.run_id is not None:
+        print(f"Fix them: tthc import --errors {res.run_id} -o rejected-{res.run_id}.csv", file=sys.stderr)
+
+
+def _load_mapping(path: str | None) -> dict[str, str] | None:
+    if not path:
+        return None
+    import tomllib
+
+    from tracker.config import _mapping
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return _mapping(data.get("mapping", data))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise CliError(f"--mapping {path}: {exc}", 2) from None
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.export import UnknownRun, export_rejected
+    from tracker.ingest import import_file
+
+    if args.errors is not None:
+        if not args.output:
+            raise CliError("--errors needs -o FILE", 2)
+        engine = _engine(settings)
+        try:
+            n = export_rejected(engine, args.errors, args.output)
+        except UnknownRun as exc:
+            raise CliError(str(exc)) from None
+        print(f"{n} rejected row(s) of run {args.errors} written to {args.output}")
+        return 0
+    if bool(args.path) == bool(args.source):
+        raise CliError("give a file or URL to import, or --source NAME (not both)", 2)
+    mapping = _load_mapping(args.mapping)
+    engine = _engine(settings)
+    _fresh(engine, settings)
+    if args.source or args.path.startswith(("http://", "https://")):
+        return _import_source(engine, settings, args, mapping)
+    path = Path(args.path)
+    if not path.is_file():
+        raise CliError(f"{args.path}: no such file")
+    progress = None
+    if sys.stderr.isatty():
+        def progress(n: int) -> None:
+            print(f"\r{n:>12,} rows", end="", file=sys.stderr, flush=True)
+    res = import_file(engine, settings, path, fmt=args.format, dry_run=args.dry_run, strict=args.strict,
+                      mapping=mapping, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    _print_import(res)
     return res.exit_code
+
+
+def _import_source(engine: Engine, settings: Settings, args: argparse.Namespace, mapping) -> int:  # noqa: ANN001
+    import tempfile
+
+    from tracker.ingest.sources import SourceError, parse_sources, run_source, run_url_source
+
+    if args.dry_run or args.strict or mapping:
+        raise CliError("--dry-run, --strict and --mapping apply to files; download the file first", 2)
+    try:
+        if args.source:
+            run = run_source(engine, settings, args.source, workdir=settings.var_dir / "downloads")
+            results, code = run.results, run.exit_code
+        else:
+            spec = parse_sources([{"name": "url", "kind": "url", "url": args.path,
+                                   **({"format": args.format} if args.format else {})}])[0]
+            with tempfile.TemporaryDirectory() as tmp:
+                results = run_url_source(engine, settings, spec, workdir=tmp)
+            code = max((r.exit_code for r in results), default=0, key=lambda c: (c == 1, c))
+    except (SourceError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if not results:
+        print("nothing new to import")
+    for res in results:
+        _print_import(res)
+    return code
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.export import export_dossiers, write_dossiers
+
+    engine = _engine(settings)
+    if args.output == "-":
+        n = write_dossiers(engine, sys.stdout, unit_code=args.unit)
+    else:
+        n = export_dossiers(engine, args.output, unit_code=args.unit)
+        print(f"{n} dossier(s) written to {args.output}")
+    return 0
 
 
 def cmd_catalogue(args: argparse.Namespace, settings: Settings) -> int:
@@ -402,12 +466,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["vi", "en"], default="vi")
     s.set_defaults(func=cmd_dossier)
 
-    s = sub.add_parser("import", help="import a one-stop export file")
-    s.add_argument("path")
+    s = sub.add_parser("import", help="import a one-stop export (file or URL), or a declared source")
+    s.add_argument("path", nargs="?", help="a file, or an http(s) URL")
+    s.add_argument("--source", help="a source declared in the settings ([[import.sources]])")
+    s.add_argument("--format", choices=FORMATS, help="skip detection from content")
     s.add_argument("--mapping", help="TOML file with a [mapping] table: 'Source label' = 'field'")
     s.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
     s.add_argument("--strict", action="store_true", help="reject the whole file on any bad row")
+    s.add_argument("--errors", type=int, metavar="RUN_ID", help="write the rejected rows of a run (with -o)")
+    s.add_argument("-o", "--output", help="output file for --errors")
     s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("export", help="export dossiers in the product's own CSV format")
+    s.add_argument("what", choices=["dossiers"])
+    s.add_argument("-o", "--output", required=True, help="file to write, or - for standard output")
+    s.add_argument("--unit", help="only this unit code")
+    s.set_defaults(func=cmd_export)
 
     for name in ("units", "procedures"):
         s = sub.add_parser(name, help=f"the {name} catalogue")

@@ -143,7 +143,8 @@ class Dossier(SQLModel, table=True):
     derived_fp: str = Field(default="", max_length=80)  # refresh scans for != anyway: no index
 
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
-    row_hash: str = Field(default="", max_length=32)  # of the raw source cells: unchanged rows skipped
+    row_hash: str = Field(default="", max_length=32)  # of the raw source cells: a re-import skips the row
+    data_hash: str = Field(default="", max_length=32)  # of the parsed values: the same data in another shape
     created_at: datetime = Moment(default_factory=datetime.now)
     updated_at: datetime = Moment(default_factory=datetime.now)
 

@@ -59,7 +59,10 @@ ROW_DATE_FIELDS = (*DATE_FIELDS, "first_seen_finished_at")
 # columns of the dossier table written by an import, in order
 WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "first_seen_finished_at",
                  "limit_value", "limit_unit", "applicant_name", "applicant_phone", *DERIVED_COLUMNS,
-                 "import_run_id", "row_hash", "created_at", "updated_at")
+                 "import_run_id", "row_hash", "data_hash", "created_at", "updated_at")
+# what the data hash covers: the stored source values, after parsing and resolving
+_DATA_FIELDS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "limit_value", "limit_unit",
+                "applicant_name", "applicant_phone")
 _KEEP_ON_UPDATE = {"code", "created_at"}
 
 
@@ -240,6 +243,14 @@ def raw_of(cells: list[str], cmap: ColumnMap) -> dict[str, str]:
     return {label: (cells[i] if i < n else "") for i, label in enumerate(cmap.labels) if label}
 
 
+def _data_hash(row: dict[str, Any]) -> str:
+    parts = []
+    for f in _DATA_FIELDS:
+        v = row[f]
+        parts.append(v.isoformat() if isinstance(v, datetime) else "" if v is None else str(v))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
 def _code_digest(code: str) -> int:
     return int.from_bytes(hashlib.blake2b(code.encode(), digest_size=8).digest(), "little")
 
@@ -280,9 +291,9 @@ class _Writer:
             codes = list({c for _, _, c, _ in keyed if c})
             existing = {}
             if codes:
-                existing = {c: (h, st, fs, rid) for c, h, st, fs, rid in conn.execute(
+                existing = {c: (h, st, fs, dh) for c, h, st, fs, dh in conn.execute(
                     select(Dossier.code, Dossier.row_hash, Dossier.status, Dossier.first_seen_finished_at,
-                           Dossier.import_run_id).where(Dossier.code.in_(codes)))}
+                           Dossier.data_hash).where(Dossier.code.in_(codes)))}
             rows: list[dict[str, Any]] = []
             history: list[tuple[str, int | None, int]] = []
             rejections: list[Rejection] = []
@@ -313,7 +324,11 @@ class _Writer:
                     continue
                 self.seen[digest] = line
                 pending[code] = h
-                row = self._row(conn, rec, h, old)
+                row = self._row(conn, rec)
+                if old is not None and old[3] == row["data_hash"]:
+                    res.unchanged += 1  # the same data in another shape (e.g. our own export of it)
+                    continue
+                self._complete(row, rec, h, old)
                 rows.append(row)
                 if old is None:
                     res.inserted += 1
@@ -326,21 +341,26 @@ class _Writer:
                 self._write(conn, rows, history, rejections)
         res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
 
-    def _row(self, conn, rec: dict[str, Any], h: str, old) -> dict[str, Any]:  # noqa: ANN001
+    def _row(self, conn, rec: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+        """The stored source values of a parsed record, with their data hash."""
         limit = rec["limit"]
         row = {f: rec[f] for f in ("code", "channel", "status", *DATE_FIELDS, "applicant_name", "applicant_phone")}
         row["unit_id"] = self.catalogue.unit(conn, rec)
         row["procedure_id"] = self.catalogue.procedure(conn, rec, limit)
         row["limit_value"] = limit.value if limit else None
         row["limit_unit"] = limit.unit if limit else None
+        row["data_hash"] = _data_hash(row)
+        return row
+
+    def _complete(self, row: dict[str, Any], rec: dict[str, Any], h: str, old) -> None:  # noqa: ANN001
+        """Add what the product keeps beside the source values: first seen, derived columns."""
         first_seen = rec["first_seen_finished_at"] or (old[2] if old else None)
         if row["status"] in ENDED_STATUSES and first_seen is None:
             first_seen = self.now
         row["first_seen_finished_at"] = first_seen
-        row.update(derive(row, limit or self.catalogue.proc_limit.get(row["procedure_id"]),
+        row.update(derive(row, rec["limit"] or self.catalogue.proc_limit.get(row["procedure_id"]),
                           self.cal, self.rules, self.fp))
         row.update(row_hash=h, import_run_id=self.run_id, updated_at=self.now, created_at=self.now)
-        return row
 
     def _write(self, conn, rows, history, rejections) -> None:  # noqa: ANN001
         res = self.result

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 15:43:59.337464
+Create Date: 2026-11-24 15:49:37.990444
 """
 
 from collections.abc import Sequence
@@ -112,6 +112,7 @@ def upgrade() -> None:
     sa.Column('derived_fp', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('import_run_id', sa.Integer(), nullable=True),
     sa.Column('row_hash', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('data_hash', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['import_run_id'], ['import_run.id'], ),
