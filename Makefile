@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/due_dates.py
+
+bench-import: $(VENV)/.installed-test
+	$(BIN)/python bench/import_csv.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
