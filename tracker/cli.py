@@ -330,8 +330,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"{args.path}: no such file")
     progress = None
     if sys.stderr.isatty():
+        import time
+
+        started = time.monotonic()
+
         def progress(n: int) -> None:
-            print(f"\r{n:>12,} rows", end="", file=sys.stderr, flush=True)
+            rate = n / max(time.monotonic() - started, 1e-6)
+            print(f"\r{path.name}: {n:>12,} rows  {rate:>9,.0f} rows/s", end="", file=sys.stderr, flush=True)
     res = import_file(engine, settings, path, fmt=args.format, dry_run=args.dry_run, strict=args.strict,
                       mapping=mapping, progress=progress)
     if progress:

@@ -74,6 +74,35 @@ def test_import_stores_every_row_and_accounts_for_it(engine, settings, tmp_path)
         assert (proc["limit_value"], proc["limit_unit"]) == (3, "working_days")
 
 
+def test_a_messy_file_one_defect_per_row_each_rows_fate(engine, settings, tmp_path):
+    ok = _row("OK-1", "02/03/2026 08:00:00", "05/03/2026 08:00:00")
+    rows = {
+        "OK-1": (ok, None),
+        "BIG": (_row("BIG", "02/03/2026 08:00:00", "", applicant="x" * 501), ("Chủ hồ sơ", "longer than 500")),
+        "FIN": (_row("FIN", "02/03/2026 08:00:00", "", "Đã xử lý xong", "01/03/2026 10:00:00"),
+                ("Ngày kết thúc xử lý", "finish 01/03/2026 10:00 is before the reception")),
+        "CH": (["1", "CH", "1.000001", "Thủ tục", "Lĩnh vực", UNIT, "", "", "Fax", "02/03/2026 08:00:00", "", "",
+                "", "Đang xử lý", ""], ("Kênh nộp", "'Fax' is not a known channel")),
+        "NOREC": (_row("NOREC", "", ""), ("Ngày tiếp nhận", "missing reception date")),
+        "LIM": (_row("LIM", "02/03/2026 08:00:00", "", limit="mười ngày"), ("Thời hạn giải quyết", "'mười ngày'")),
+        "HTML": (_row("HTML", "02/03/2026 08:00:00", "", applicant="<script>alert(1)</script>"), None),
+        "NEW1": (_row("NEW1", "1/3/2026", "", status="Mới đăng ký"), None),  # status 1: no receipt needed
+    }
+    res = import_file(engine, settings, write_export(tmp_path / "m.csv", [r for r, _ in rows.values()]))
+    assert res.balanced and (res.rows_read, res.inserted, res.rejected) == (8, 3, 5)
+    by_code = {r.raw.get("Mã hồ sơ"): r for r in res.rejections}
+    for code, (_, fate) in rows.items():
+        if fate is None:
+            assert code not in by_code
+        else:
+            column, reason = fate
+            assert by_code[code].column == column and reason in by_code[code].reason, (code, by_code[code])
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(Dossier.code, Dossier.applicant_name)).all())
+    assert stored["HTML"] == "<script>alert(1)</script>"  # plain text; escaped wherever it is shown
+    assert set(stored) == {"OK-1", "HTML", "NEW1"}
+
+
 def test_reimport_is_idempotent_and_changes_are_updates_with_history(engine, settings, tmp_path):
     rows = [_row("HS-1", "02/03/2026 08:00:00", "05/03/2026 08:00:00"),
             _row("HS-2", "02/03/2026 09:00:00", "05/03/2026 09:00:00")]
