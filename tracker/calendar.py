@@ -293,6 +293,13 @@ class WorkCalendar:
     def working_hours_between(self, a: datetime, b: datetime) -> float:
         return self.working_seconds_between(a, b) / 3600
 
+    def latest_within(self, t: datetime, seconds: int) -> datetime:
+        """The latest moment m with working_seconds_between(t, m) <= seconds (to the second).
+
+        Lets SQL answer "at most N working hours left" with `due <= latest_within(now, N h)`: a due
+        in the evening, on a weekend or at the next opening is as close as the last office second."""
+        return self.moment(self.position(t) + seconds, prefer_end=False)
+
     def non_working_between(self, a: date, b: date) -> list[tuple[date, str]]:
         """Weekdays off (with reason) in [a, b]: for explaining a due date."""
         self._index(a)

@@ -346,6 +346,13 @@ def audit_excess(f: DossierFacts, computed: datetime | None, cal: WorkCalendar,
     return excess
 
 
+def at_risk_boundary(cal: WorkCalendar, as_of: datetime, rules: RuleSettings = DEFAULT_RULES) -> datetime:
+    """An unfinished, not overdue dossier is at risk exactly when its due <= this moment (§5).
+
+    For lists filtered in SQL; tests check it against classify()."""
+    return cal.latest_within(as_of, round(rules.at_risk_hours * 3600))
+
+
 def finished_class(status: int, moment: datetime, due: datetime | None, rules: RuleSettings) -> str:
     """early / on_time / late of a dossier that ended at `moment` (RULES §5)."""
     if status in ENDED_WITHOUT_RESULT or due is None:
