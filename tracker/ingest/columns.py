@@ -19,34 +19,62 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "procedure_code": ("Mã TTHC", "Mã thủ tục", "MaTTHC", "Mã thủ tục hành chính", "procedureCode"),
     "procedure_name": ("Tên thủ tục hành chính", "Tên thủ tục", "Tên TTHC", "TenTTHC", "Thủ tục",
                        "Thủ tục hành chính", "procedureName"),
-    "field_code": ("Mã lĩnh vực", "MaLinhVuc", "sectorCode"),
-    "field_name": ("Lĩnh vực", "Tên lĩnh vực", "TenLinhVuc", "sector", "sectorName"),
-    "unit_code": ("Mã đơn vị", "MaDonVi", "agencyCode"),
+    "field_code": ("Mã lĩnh vực", "MaLinhVuc", "sectorCode", "procedure.sector.code"),
+    "field_name": ("Lĩnh vực", "Tên lĩnh vực", "TenLinhVuc", "sector", "sectorName", "procedure.sector",
+                   "procedure.sector.name"),
+    "unit_code": ("Mã đơn vị", "MaDonVi", "agencyCode", "Mã cơ quan", "MaCoQuan"),
     "unit_name": ("Đơn vị tiếp nhận", "Đơn vị", "Cơ quan chủ trì giải quyết", "Đơn vị xử lý",
-                  "DonViXuLy", "Cơ quan giải quyết", "Tên đơn vị", "agency", "agencyName"),
+                  "DonViXuLy", "Cơ quan giải quyết", "Tên đơn vị", "agency", "agencyName",
+                  "Cơ quan tiếp nhận", "Cơ quan thực hiện", "Đơn vị thực hiện", "Cơ quan chủ trì"),
     "applicant_name": ("Chủ hồ sơ", "Tên chủ hồ sơ", "Người nộp", "ChuHoSo", "applicant",
-                       "applicantName"),
-    "applicant_phone": ("Số điện thoại", "Điện thoại", "SĐT", "SoDienThoai", "phone", "phoneNumber"),
+                       "applicantName", "Người nộp hồ sơ", "Tên người nộp", "Người đứng tên",
+                       "applicant.data.fullname", "applicantFullname"),
+    "applicant_phone": ("Số điện thoại", "Điện thoại", "SĐT", "SoDienThoai", "phone", "phoneNumber",
+                        "Điện thoại liên hệ", "Số ĐT", "applicant.data.phoneNumber", "applicantPhoneNumber"),
     "channel": ("Kênh nộp", "Kênh", "Kênh thực hiện", "KenhThucHien", "Hình thức nộp", "Hình thức",
-                "HinhThuc", "applyMethod", "channel"),
+                "HinhThuc", "applyMethod", "channel", "Kênh tiếp nhận", "Hình thức tiếp nhận",
+                "Hình thức nộp hồ sơ"),
     "submitted_at": ("Ngày nộp hồ sơ", "Ngày nộp", "NgayNopHoSo", "appliedDate"),
-    "received_at": ("Ngày tiếp nhận", "Ngày nhận", "NgayTiepNhan", "acceptedDate", "receivedAt"),
-    "due_at": ("Ngày hẹn trả", "Ngày hẹn trả kết quả", "NgayHenTra", "appointmentDate"),
-    "supplement_requested_at": ("Ngày yêu cầu bổ sung", "NgayYeuCauBoSung"),
-    "resubmitted_at": ("Ngày bổ sung", "Ngày tiếp nhận bổ sung", "NgayTiepNhanBoSung"),
+    "received_at": ("Ngày tiếp nhận", "Ngày nhận", "NgayTiepNhan", "acceptedDate", "receivedAt",
+                    "Ngày nhận hồ sơ", "Ngày giờ tiếp nhận", "Thời gian tiếp nhận"),
+    "due_at": ("Ngày hẹn trả", "Ngày hẹn trả kết quả", "NgayHenTra", "appointmentDate", "Ngày hẹn",
+               "Hẹn trả", "Ngày hẹn trả KQ"),
+    "supplement_requested_at": ("Ngày yêu cầu bổ sung", "NgayYeuCauBoSung",
+                                "DanhSachHoSoBoSung.NgayBoSung"),  # portal: the last supplement's request
+    "resubmitted_at": ("Ngày bổ sung", "Ngày tiếp nhận bổ sung", "NgayTiepNhanBoSung",
+                       "DanhSachHoSoBoSung.NgayTiepNhanBoSung"),
     "apology_at": ("Ngày xin lỗi", "Ngày phiếu xin lỗi", "NgayXinLoi"),
     "rescheduled_due_at": ("Ngày hẹn trả mới", "Ngày hẹn lại", "NgayHenTraMoi"),
     "finished_at": ("Ngày kết thúc xử lý", "Ngày có kết quả", "Ngày kết thúc", "NgayKetThucXuLy",
-                    "completedDate"),
-    "returned_at": ("Ngày trả kết quả", "Ngày trả", "NgayTra", "returnedDate"),
-    "status": ("Trạng thái", "Trạng thái hồ sơ", "TrangThaiHoSo", "dossierStatus", "status"),
-    "limit_text": ("Thời hạn giải quyết", "Thời hạn", "ThoiHanGiaiQuyet"),
-    "_ignored": ("STT", "Số thứ tự"),
+                    "completedDate", "Ngày hoàn thành", "Ngày xử lý xong"),
+    "returned_at": ("Ngày trả kết quả", "Ngày trả", "NgayTra", "returnedDate", "Ngày trả KQ"),
+    "status": ("Trạng thái", "Trạng thái hồ sơ", "TrangThaiHoSo", "dossierStatus", "status",
+               "Tình trạng", "Tình trạng hồ sơ", "Trạng thái xử lý"),
+    "limit_text": ("Thời hạn giải quyết", "Thời hạn", "ThoiHanGiaiQuyet", "Thời hạn xử lý",
+                   "Thời gian giải quyết", "processingTime"),
+    "_ignored": ("STT", "Số thứ tự", "Người tiếp nhận", "Cán bộ tiếp nhận", "Người xử lý", "Địa chỉ",
+                 "Email", "Ghi chú", "GhiChu", "Trích yếu", "TrichYeuHoSo", "LoaiDoiTuong", "MaDoiTuong",
+                 "NgayTuChoi", "PhongBanXuLy", "NguoiXuLy", "ThoiDiemXuLy", "processingTimeUnit", "dueDate"),
 }
+# the product's own export ("tthc-csv") labels its columns with the canonical names themselves
+for _field in list(ALIASES):
+    if not _field.startswith("_"):
+        ALIASES[_field] = (_field, *ALIASES[_field])
 REQUIRED = ("code", "received_at", "status")
 REQUIRED_ONE_OF = (("unit_name", "unit_code"),)
 
-_BY_KEY = {fold(label): field for field, labels in ALIASES.items() for label in labels}
+
+def _by_key() -> dict[str, str]:
+    by_key: dict[str, str] = {}
+    for field, labels in ALIASES.items():
+        for label in labels:
+            key = fold(label)
+            if by_key.setdefault(key, field) != field:  # one spelling, two meanings: a table bug
+                raise RuntimeError(f"header alias '{label}' names both {by_key[key]} and {field}")
+    return by_key
+
+
+_BY_KEY = _by_key()
 
 
 class HeaderError(ValueError):

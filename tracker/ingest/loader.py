@@ -452,10 +452,7 @@ def _params_maker(engine: Engine) -> Callable[[dict[str, Any]], tuple]:
 
 
 def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None):  # noqa: ANN202
-    opener = getattr(readers, "open_export", None)
-    if opener is not None:
-        return opener(path, fmt, mapping)
-    return readers.read_csv(path, mapping)
+    return readers.open_export(path, fmt, mapping)
 
 
 def import_file(engine: Engine, settings: Settings, path: str | Path, *, source: str = "file",
@@ -491,7 +488,7 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
             except FileRejected as exc:
                 return fail(str(exc))
             result.sha256, result.skipped = src.sha256, src.skipped
-            result.format = getattr(src, "format", "csv")
+            result.format = src.format
             return _run(engine, settings, path, source, result, cmap, rows, dry_run, batch_size, progress,
                         started)
     except LockBusy as exc:  # nothing was read or written: no run is recorded

@@ -1,67 +1,99 @@
-"""Readers: turn a file into (line number, cells) records, after finding its header row.
+"""Readers: turn an export file into (line number, cells) records, after finding its header row.
 
-Reading is streaming. Before any row is yielded the whole file has been checked to decode in the
-detected encoding (and hashed), so a file with undecodable bytes is rejected before anything is
-written.
+`open_export` is the one entry point. The format is told by the caller (`--format`) or guessed
+from the file's first bytes, never from its name (an ".xls" that is really an HTML table is
+common):
+
+    PK\\x03\\x04 (a zip)             xlsx   tracker.ingest.workbook, python-calamine
+    D0 CF 11 E0 (OLE)               xls    tracker.ingest.workbook
+    '<' after a BOM and blanks      html   tracker.ingest.html_table (also Excel 2003 XML)
+    '{' or '['                      json   tracker.ingest.json_exports: portal-json or igate-json
+    anything else                   csv    below; "tthc-csv" when its header is our own field names
+
+Every reader decodes and checks the whole file before it yields a row (so nothing is written
+from a file that is rejected later) and hashes its bytes. CSV streams in constant memory; the
+other formats load the file (a sheet, a document) first. Whatever is wrong with a file comes out
+as FileRejected, with the file name and what was found.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracker.ingest.columns import ColumnMap, HeaderError, check_required, match_header, score
-from tracker.ingest.text import fold, nfc
+from tracker.ingest.base import (
+    HEADER_SCAN_ROWS,
+    FileRejected,
+    Rows,
+    Source,
+    TextEncoding,
+    is_totals_row,
+    open_binary,
+    open_table,
+    read_head,
+    sniff_text_encoding,
+)
+from tracker.ingest.columns import ALIASES, ColumnMap
+from tracker.ingest.html_table import read_html
+from tracker.ingest.json_exports import read_json
+from tracker.ingest.text import fold
+from tracker.ingest.workbook import read_workbook
 
-HEADER_SCAN_ROWS = 30
-csv.field_size_limit(1 << 20)
+__all__ = ["FORMATS", "FileRejected", "Source", "detect_format", "is_totals_row", "open_export",
+           "open_text", "read_csv", "sniff_delimiter", "sniff_encoding"]
+
+FORMATS = ("csv", "tthc-csv", "xlsx", "xls", "html", "portal-json", "igate-json", "json")
+csv.field_size_limit(1 << 28)  # a runaway quote swallows the rest of the file into one field
 
 
-class FileRejected(ValueError):
-    """The whole file cannot be imported; nothing was written."""
-
-
-@dataclass
-class Source:
-    path: Path
-    sha256: str
-    encoding: str
-    delimiter: str = ","
-    skipped: list[str] = field(default_factory=list)  # title block, totals row: what was skipped
-
-
-def sniff_encoding(path: Path) -> tuple[str, str]:
-    """(encoding, sha256), checking that the whole file decodes."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
+def detect_format(path: Path) -> str:
+    """csv, xlsx, xls, html or json, from the first bytes of the file."""
+    head = read_head(path, 4096)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
     if head.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
+        text = head[3:].decode("utf-8", errors="ignore")
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
+        text = head.decode("utf-16", errors="ignore")
     else:
-        candidates = ["utf-8", "cp1258"]
-    last_error = ""
-    for enc in candidates:
-        digest = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder(enc)("strict")
-        offset = 0
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-                    decoder.decode(chunk)
-                    offset += len(chunk)
-                decoder.decode(b"", final=True)
-            return enc, digest.hexdigest()
-        except UnicodeDecodeError as exc:
-            last_error = f"byte {offset + exc.start}: {exc.reason} in {enc}"
-    raise FileRejected(f"{path.name}: cannot be decoded ({last_error})")
+        text = head.decode("latin-1")
+    text = text.lstrip(" \t\r\n\f\v\x00\ufeff")
+    if text.startswith("<"):
+        return "html"
+    if text.startswith(("{", "[")):
+        return "json"
+    return "csv"
 
+
+def open_export(path: Path, fmt: str | None = None, overrides: dict[str, str] | None = None
+                ) -> tuple[Source, ColumnMap, Rows]:
+    """(source, header map, rows) of one export file; FileRejected if it cannot be imported.
+
+    `fmt`: one of FORMATS, or None to tell from the content. `overrides`: source label ->
+    canonical field, for headers our aliases do not know."""
+    path = Path(path)
+    name = _format_name(fmt) if fmt is not None else detect_format(path)
+    if name in ("csv", "tthc-csv"):
+        return read_csv(path, overrides)
+    if name in ("xlsx", "xls"):
+        return read_workbook(path, name, overrides)
+    if name == "html":
+        return read_html(path, overrides)
+    return read_json(path, None if name == "json" else name, overrides)
+
+
+def _format_name(fmt: str) -> str:
+    name = fmt.strip().lower().replace("_", "-")
+    if name not in FORMATS:
+        raise FileRejected(f"unknown format '{fmt}': known formats are {', '.join(FORMATS)}")
+    return name
+
+
+# ----- CSV ---------------------------------------------------------------------------------------
 
 def sniff_delimiter(sample: str) -> str:
     lines = [ln for ln in sample.splitlines()[:HEADER_SCAN_ROWS] if ln.strip()]
@@ -76,63 +108,49 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-def is_totals_row(cells: list[str], cmap: ColumnMap) -> bool:
-    """'Tổng cộng', 'Cộng', 'Tổng số' in the first cells and no dossier code."""
-    code_i = cmap.fields.get("code")
-    if code_i is not None and code_i < len(cells) and cells[code_i].strip():
-        first = fold(cells[code_i])
-        return first.startswith(("tong", "cong"))
-    firsts = [fold(c) for c in cells[:3] if c.strip()]
-    return any(f.startswith(("tongcong", "tongso", "tong", "cong")) for f in firsts)
+_OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")}
 
 
-def read_csv(path: Path, overrides: dict[str, str] | None = None
-             ) -> tuple[Source, ColumnMap, Iterator[tuple[int, list[str]]]]:
-    encoding, sha = sniff_encoding(path)
-    with path.open("r", encoding=encoding, newline="") as fh:
+def read_csv(path: Path, overrides: dict[str, str] | None = None) -> tuple[Source, ColumnMap, Rows]:
+    """A CSV / tab-separated export, streamed. Line numbers are physical lines (1-based)."""
+    path = Path(path)
+    enc = sniff_text_encoding(path)
+    with _open_decoded(path, enc) as fh:
         sample = fh.read(64 * 1024)
-    delimiter = sniff_delimiter(sample)
-    src = Source(path, sha, encoding, delimiter)
-
-    fh = path.open("r", encoding=encoding, newline="")
-    reader = csv.reader(fh, delimiter=delimiter)
-    cmap = None
-    header_line = 0
-    for row in reader:
-        cells = [nfc(c).strip() for c in row]
-        if score(cells) >= 3 or (overrides and match_header(cells, overrides).fields.get("code") is not None
-                                 and len(match_header(cells, overrides).fields) >= 3):
-            cmap = match_header(cells, overrides)
-            header_line = reader.line_num
-            break
-        if any(cells):
-            src.skipped.append(f"line {reader.line_num}: title '{' '.join(c for c in cells if c)[:80]}'")
-        if reader.line_num > HEADER_SCAN_ROWS:
-            break
-    if cmap is None:
-        fh.close()
-        raise FileRejected(f"{path.name}: no recognisable header row in the first {HEADER_SCAN_ROWS} "
-                           "lines (expected columns such as 'Mã hồ sơ', 'Ngày tiếp nhận', 'Trạng thái')")
+    src = Source(path, enc.sha256, enc.label, sniff_delimiter(sample), format="csv")
+    fh = _open_decoded(path, enc)
     try:
-        check_required(cmap, f"{path.name} line {header_line}")
-    except HeaderError as exc:
+        cmap, rows = open_table(_csv_rows(fh, src.delimiter, enc, path), src, overrides, path.name)
+    except FileRejected:
         fh.close()
-        raise FileRejected(str(exc)) from None
+        raise
+    if all(fold(label) in _OWN_LABELS for label in cmap.labels if label):
+        src.format = "tthc-csv"
+    return src, cmap, rows
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        with fh:
+
+def _open_decoded(path: Path, enc: TextEncoding) -> io.TextIOWrapper:
+    return io.TextIOWrapper(open_binary(path), encoding=enc.codec, newline="")
+
+
+def _csv_rows(fh: io.TextIOWrapper, delimiter: str, enc: TextEncoding, path: Path) -> Rows:
+    convert = enc.converter()
+    reader = csv.reader(fh, delimiter=delimiter)
+    with fh:
+        try:
             for row in reader:
-                cells = [nfc(c).strip() for c in row]
-                if not any(cells):
-                    continue
-                if is_totals_row(cells, cmap):
-                    src.skipped.append(f"line {reader.line_num}: totals row")
-                    continue
-                yield reader.line_num, cells
+                yield reader.line_num, [convert(c) for c in row]
+        except csv.Error as exc:  # only a field over 256 MB: a quote left open in a huge file
+            raise FileRejected(f"{path.name} line {reader.line_num}: {exc}") from None
 
-    return src, cmap, rows()
+
+# ----- kept for the catalogue importer and older callers -----------------------------------------
+
+def sniff_encoding(path: Path) -> tuple[str, str]:
+    """(codec, sha256) of a text file, checking that the whole file decodes."""
+    enc = sniff_text_encoding(Path(path))
+    return enc.codec, enc.sha256
 
 
 def open_text(path: Path) -> io.TextIOBase:
-    encoding, _ = sniff_encoding(path)
-    return path.open("r", encoding=encoding, newline="")
+    return _open_decoded(Path(path), sniff_text_encoding(Path(path)))
