@@ -122,10 +122,16 @@ def get_meta(engine: Engine, key: str) -> str | None:
 
 
 def set_meta(engine: Engine, key: str, value: str) -> None:
+    """Upsert one fact. An INSERT … ON CONFLICT, so two processes writing the same key at once
+    cannot collide (an update-then-insert could: found by the concurrent digest test)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Meta.__table__).values(key=key, value=value)
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
     with engine.begin() as conn:
-        n = conn.execute(update(Meta).where(Meta.key == key).values(value=value)).rowcount
-        if n == 0:
-            conn.execute(Meta.__table__.insert().values(key=key, value=value))
+        conn.execute(stmt)
 
 
 def now_local() -> datetime:
