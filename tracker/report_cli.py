@@ -1,0 +1,253 @@
+"""`tthc report`, `tthc score` and `tthc audit`: the CCHC office's commands.
+
+    tthc report --from 2026-03-01 --to 2026-03-31 [--as-of T] [--by unit|field|procedure|channel|level]
+                [--rollup] [--format table|json|csv|xlsx] [-o FILE] [--province NAME]
+    tthc score  --from D --to D [--as-of T] [--format table|json] [-o FILE]
+    tthc audit  beyond-limit|no-apology|no-due [--from D --to D] [--as-of T] [--detail]
+                [--format table|csv|json] [-o FILE]
+
+`add_commands(sub)` registers them on tracker.cli's subparsers. Dates are YYYY-MM-DD or dd/mm/yyyy;
+a bad one is a one-line error with exit code 2. Without --as-of a report is evaluated now, or at
+the end of its last day when the period has ended (RULES §6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from tracker import cli as _cli  # a module reference: tracker.cli may import this module at its top
+from tracker.config import Settings
+from tracker.reports import BY, Report, period_report, vi_number
+
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
+BY_LABELS = {"unit": "đơn vị", "field": "lĩnh vực", "procedure": "thủ tục", "channel": "kênh", "level": "cấp"}
+
+
+def parse_day(text: str, flag: str) -> date:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise _cli.CliError(f"{flag}: '{text}' is not a date: expected YYYY-MM-DD or dd/mm/yyyy", 2)
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    from tracker.ingest.values import ValueProblem, parse_datetime
+
+    if text is None:
+        return None
+    try:
+        value = parse_datetime(text)
+    except ValueProblem as exc:
+        raise _cli.CliError(f"--as-of: {exc}", 2) from None
+    if value is None:
+        raise _cli.CliError("--as-of: a date and time is needed, e.g. '2026-03-18 16:30'", 2)
+    return value
+
+
+def _period(args: argparse.Namespace, *, required: bool = True) -> tuple[date | None, date | None]:
+    start = parse_day(args.start, "--from") if args.start else None
+    end = parse_day(args.end, "--to") if args.end else None
+    if (start is None) != (end is None) or (required and start is None):
+        raise _cli.CliError("give the period with both --from and --to", 2)
+    if start is not None and end is not None and end < start:
+        raise _cli.CliError(f"--to {end:%d/%m/%Y} is before --from {start:%d/%m/%Y}", 2)
+    return start, end
+
+
+def _as_of(args: argparse.Namespace) -> datetime:
+    from tracker.derive import now_local
+
+    return parse_moment(args.as_of) or now_local()
+
+
+def _setting(settings: Settings, key: str, default: Any) -> Any:
+    """A setting that tracker.config may not declare yet (report.province, scoring.rules)."""
+    try:
+        return settings.get(key)
+    except KeyError:
+        return default
+
+
+@contextmanager
+def _output(path: str | None, *, bom: bool = False):  # noqa: ANN202
+    if not path or path == "-":
+        yield sys.stdout
+        return
+    try:
+        fh = Path(path).open("w", encoding="utf-8-sig" if bom else "utf-8", newline="" if bom else None)  # noqa: SIM115
+    except OSError as exc:
+        raise _cli.CliError(f"-o {path}: {exc.strerror or exc}") from None
+    with fh:
+        yield fh
+
+
+def _json(data: Any, out: IO[str]) -> None:
+    json.dump(data, out, ensure_ascii=False, indent=2, default=str)
+    out.write("\n")
+
+
+# ----- report --------------------------------------------------------------------------------------
+
+
+def _heading(report: Report) -> str:
+    mode = "so sánh theo ngày" if report.comparison == "date" else "so sánh theo thời điểm"
+    return (f"Kỳ báo cáo {report.start:%d/%m/%Y} – {report.end:%d/%m/%Y}, tính đến "
+            f"{report.as_of:%d/%m/%Y %H:%M:%S} ({mode}); theo {BY_LABELS[report.by]}")
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    start, end = _period(args)
+    as_of = _as_of(args)
+    if args.rollup and args.by != "unit":
+        raise _cli.CliError("--rollup applies to --by unit", 2)
+    if args.format == "xlsx" and not args.output:
+        raise _cli.CliError("--format xlsx needs -o FILE.xlsx", 2)
+    engine = _cli._engine(settings)
+    _cli._fresh(engine, settings)
+    try:
+        report = period_report(engine, settings, start, end, as_of=as_of, by=args.by, rollup=args.rollup)
+    except ValueError as exc:
+        raise _cli.CliError(str(exc), 2) from None
+    if args.format == "xlsx":
+        from tracker.report_xlsx import write_report_xlsx
+
+        province = args.province if args.province is not None else _setting(settings, "report.province", "")
+        try:
+            write_report_xlsx(report, args.output, province=province)
+        except OSError as exc:
+            raise _cli.CliError(f"-o {args.output}: {exc.strerror or exc}") from None
+        print(f"{len(report.rows)} row(s) and the total written to {args.output}")
+        return 0
+    with _output(args.output, bom=args.format == "csv") as out:
+        if args.format == "json":
+            _json(report.as_dicts(), out)
+        elif args.format == "csv":
+            _cli._write_rows(report.as_dicts(), "csv", out)
+        else:
+            out.write(_heading(report) + "\n")
+            rows = []
+            for r in report.all_rows():
+                shown = r.display()
+                shown["name"] = "  " * r.depth + r.name
+                rows.append(shown)
+            _cli._write_rows(rows, "table", out)
+    return 0
+
+
+# ----- score ---------------------------------------------------------------------------------------
+
+
+def _score_row(ln) -> dict[str, str]:  # noqa: ANN001
+    points = "-" if ln.points is None else f"{vi_number(ln.points, 2)}/{vi_number(ln.max_points.normalize())}"
+    return {"rule": ln.rule, "scope": ln.scope, "name": ln.scope_name, "inputs": f"{ln.numerator}/{ln.denominator}",
+            "value": "-" if ln.value is None else f"{vi_number(ln.value, 2)}%", "points": points,
+            "explanation": ln.explain()}
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.scoring import parse_rules, score
+
+    start, end = _period(args)
+    as_of = _as_of(args)
+    try:
+        rules = parse_rules(_setting(settings, "scoring.rules", []))
+    except ValueError as exc:
+        raise _cli.CliError(f"settings: scoring.rules: {exc}") from None
+    engine = _cli._engine(settings)
+    _cli._fresh(engine, settings)
+    try:
+        lines = score(engine, settings, start, end, as_of, rules)
+    except ValueError as exc:
+        raise _cli.CliError(str(exc), 2) from None
+    with _output(args.output) as out:
+        if args.format == "json":
+            _json([line.as_dict() for line in lines], out)
+            return 0
+        rows = [_score_row(ln) for ln in lines]
+        _cli._write_rows(rows, "table", out)
+        for ln in lines:
+            if ln.note:
+                out.write(f"{ln.rule}: {ln.note}\n")
+        if not rules:
+            out.write("(no [[scoring.rules]] in the settings: only the 766 score)\n")
+    return 0
+
+
+# ----- audit ---------------------------------------------------------------------------------------
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else v for k, v in r.items()}
+            for r in rows]
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.audits import run_audit, write_csv
+
+    start, end = _period(args, required=False)
+    as_of = _as_of(args)
+    if args.detail and args.audit != "beyond-limit":
+        raise _cli.CliError("--detail applies to beyond-limit", 2)
+    engine = _cli._engine(settings)
+    _cli._fresh(engine, settings)
+    try:
+        rows = run_audit(args.audit, engine, settings, as_of=as_of, start=start, end=end, detail=args.detail)
+    except ValueError as exc:
+        raise _cli.CliError(str(exc), 2) from None
+    with _output(args.output, bom=args.format == "csv") as out:
+        if args.format == "csv":
+            write_csv(rows, out)
+        elif args.format == "json":
+            _json(_shown(rows), out)
+        else:
+            period = f" {start:%d/%m/%Y} – {end:%d/%m/%Y}" if start and end else ""
+            out.write(f"{args.audit}{period}: {len(rows)} row(s)\n")
+            _cli._write_rows(_shown(rows), "table", out)
+    if args.output and args.output != "-":
+        print(f"{len(rows)} row(s) written to {args.output}")
+    return 0
+
+
+# ----- parser --------------------------------------------------------------------------------------
+
+
+def _period_args(s: argparse.ArgumentParser, *, required: bool) -> None:
+    s.add_argument("--from", dest="start", required=required, metavar="DATE",
+                   help="first day of the period, e.g. 2026-03-01 or 01/03/2026")
+    s.add_argument("--to", dest="end", required=required, metavar="DATE", help="last day of the period")
+    s.add_argument("--as-of", metavar="MOMENT",
+                   help="evaluate at this moment (default: now; a period that has ended: its last day 23:59:59)")
+
+
+def add_commands(sub) -> None:  # noqa: ANN001  (argparse's private _SubParsersAction)
+    """Register `report`, `score` and `audit` on tracker.cli's subparsers."""
+    s = sub.add_parser("report", help="period report (Biểu 06 / II.06a) per unit, field, procedure, channel or level")
+    _period_args(s, required=True)
+    s.add_argument("--by", choices=BY, default="unit", help="one row per … (default: unit)")
+    s.add_argument("--rollup", action="store_true", help="by unit: each unit's row counts its whole subtree")
+    s.add_argument("--format", choices=["table", "json", "csv", "xlsx"], default="table")
+    s.add_argument("-o", "--output", help="write to this file (needed for xlsx)")
+    s.add_argument("--province", help="province name for the XLSX title block (default: setting report.province)")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("score", help="766 progress score per unit and overall, and the [[scoring.rules]]")
+    _period_args(s, required=True)
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.add_argument("-o", "--output", help="write to this file")
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("audit", help="appointments beyond the legal limit, late without apology, no appointment")
+    s.add_argument("audit", choices=["beyond-limit", "no-apology", "no-due"])
+    _period_args(s, required=False)
+    s.add_argument("--detail", action="store_true", help="beyond-limit: one row per dossier")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("-o", "--output", help="write to this file (CSV in UTF-8 with a BOM for Excel)")
+    s.set_defaults(func=cmd_audit)
