@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -152,11 +153,51 @@ def _sources(v: Any) -> list:
     return parse_sources(v)
 
 
+def _scoring_rules(v: Any) -> list:
+    from tracker.scoring import parse_rules
+
+    return parse_rules(v)
+
+
 def _url(v: Any) -> str:
     s = _str(v)
     if "://" not in s:
         raise ValueError(f"'{s}' is not a database URL: expected e.g. sqlite:///var/tthc.db "
                          "or postgresql+psycopg://user@host/db")
+    return s
+
+
+def _address(v: Any) -> str:
+    """'Name <box@host>' or 'box@host': one mail address."""
+    from email.utils import parseaddr
+
+    s = _str(v).strip()
+    _, addr = parseaddr(s)
+    if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", addr or "") or "\n" in s or "\r" in s:
+        raise ValueError(f"'{s}' is not a mail address: expected e.g. tthc@example.gov.vn "
+                         "or 'Theo dõi TTHC <tthc@example.gov.vn>'")
+    return s
+
+
+def _addresses(v: Any) -> list[str]:
+    return [_address(a) for a in _list(v)]
+
+
+def _env_name(v: Any) -> str:
+    s = _str(v).strip()
+    if s and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s):
+        raise ValueError("is not the name of an environment variable (the password itself does not "
+                         "belong in settings)")
+    if s.upper().startswith(ENV_PREFIX):
+        raise ValueError(f"'{s}': names starting with {ENV_PREFIX} are settings; choose another, "
+                         "e.g. SMTP_PASSWORD")
+    return s
+
+
+def _base_url(v: Any) -> str:
+    s = _str(v).strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
+        raise ValueError(f"'{s}' is not a web address: expected e.g. https://tthc.example.gov.vn")
     return s
 
 
@@ -199,6 +240,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
     Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",
             _int_range(0, 10)),
+    Setting("report.province", "",
+            "Province name at the top of the XLSX period report (Biểu 06), e.g. 'UBND tỉnh Sơn Hà'.", _str),
+    Setting("scoring.rules", [],
+            "PAR-style scoring rules: [[scoring.rules]] tables with name, metric (share_units_full_on_time, "
+            "overall_on_time_rate or share_late_with_apology), optional level, max_points, optional bands "
+            "([[threshold %, fraction of max_points], …]; without bands: proportional) and optional "
+            "empty_points. In the environment: a JSON array.", _scoring_rules),
     Setting("web.host", "127.0.0.1", "Address the dashboard listens on.", _str),
     Setting("web.port", 5000, "Port the dashboard listens on.", _int_range(1, 65535)),
     Setting("web.secret_key", "",
@@ -206,6 +254,35 @@ SETTINGS: tuple[Setting, ...] = (
             _str, secret=True),
     Setting("paths.var_dir", "var",
             "Where the product keeps its working files (SQLite database, outbox, demo data).", _str),
+    Setting("smtp.host", "",
+            "SMTP server that sends the digests. Empty: each message is written as an .eml file to "
+            "<paths.var_dir>/outbox/<date>/ instead.", _str),
+    Setting("smtp.port", 587, "SMTP port (587 for starttls, 465 for ssl, 25 for none).", _int_range(1, 65535)),
+    Setting("smtp.security", "starttls",
+            "Transport security: 'starttls' (upgrade a plain connection), 'ssl' (TLS from the start) or "
+            "'none' (a relay on a trusted network).", _choice("starttls", "ssl", "none")),
+    Setting("smtp.username", "", "SMTP login; empty: no authentication.", _str),
+    Setting("smtp.password_env", "",
+            "Name of the environment variable holding the SMTP password (never the password itself), "
+            "e.g. SMTP_PASSWORD.", _env_name),
+    Setting("smtp.from", "Theo dõi TTHC <tthc@localhost>", "Sender of the digests (From:).", _address),
+    Setting("smtp.timeout", 30, "Seconds before an SMTP connection or command times out.", _int_range(1, 600)),
+    Setting("digest.time", "07:30",
+            "When the scheduler sends the morning digests, on working days only (local time).", _time),
+    Setting("digest.all_clear", False,
+            "Also email units with nothing to report (an 'all clear'). Off: such units get no email.", _bool),
+    Setting("digest.include_applicant", False,
+            "Show the applicant's name beside each dossier in digests. Off: dossier codes and procedure "
+            "names only (personal data stays out of mailboxes).", _bool),
+    Setting("digest.base_url", "http://127.0.0.1:5000",
+            "Address of the dashboard, for the links in digests (<base_url>/dossier/<code>).", _base_url),
+    Setting("digest.cchc_recipients", [],
+            "Who receives the summary for the CCHC office (every unit ranked, the biggest movers).",
+            _addresses),
+    Setting("digest.max_retries", 3,
+            "Retries of a delivery after a transient SMTP failure, with backoff (2 s, 4 s, 8 s …); then "
+            "it is reported, and the scheduler tries again every 30 minutes until the end of the day.",
+            _int_range(0, 10)),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -8,9 +8,9 @@ recomputes the rows whose fingerprint differs, so a corrected holiday table corr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -170,3 +170,35 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     value: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class DigestDelivery(SQLModel, table=True):
+    """One digest email to one recipient (jobs.delivery): delivered at most once.
+
+    A run inserts the row as 'pending' (a conflict means it exists already), then claims it with a
+    compare-and-swap to 'sending'; only the process whose update changed the row sends. 'sent' has
+    sent_at; 'failed' (transient: retried later the same day) and 'refused' (the server said no:
+    retried only by an explicit `tthc digest --send`) keep the last error. A 'sending' row left
+    behind by a crash mid-conversation has an unknown outcome: never resent unless asked."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (
+        # the claim: one row per (day, digest, recipient); used by every run's ON CONFLICT insert
+        UniqueConstraint("digest_date", "kind", "scope", "recipient", name="uq_digest_delivery"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_date: date = Field(sa_type=Date)
+    kind: str = Field(max_length=20)  # "unit" (a unit's digest) | "cchc" (the CCHC office summary)
+    scope: str = Field(max_length=CODE_MAX)  # the unit's code; "all" for the summary
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    recipient: str = Field(max_length=320)
+    status: str = Field(default="pending", max_length=20)  # pending|sending|sent|failed|refused
+    attempts: int = 0
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    message_id: str = Field(default="", max_length=250)
+    claimed_at: datetime | None = Moment(default=None)
+    claimed_by: str = Field(default="", max_length=200)  # host:pid of the process that claimed it
+    sent_at: datetime | None = Moment(default=None)
+    created_at: datetime = Moment(default_factory=datetime.now)

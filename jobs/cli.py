@@ -1,0 +1,201 @@
+"""`tthc scheduler` and `tthc digest`, added to the `tthc` parser by `add_commands(sub)`.
+
+    tthc scheduler                        the long-running process (one per database)
+    tthc scheduler --once digest          one job now, then exit (cron, operators); also refresh,
+                                          import (every declared source) and import:NAME
+    tthc digest --preview [--unit CODE] [--date D] [--html]
+    tthc digest --send [--date D] [--unit CODE] [--retry-unknown]
+
+`python -m jobs.cli …` runs the same commands on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from tracker.cli import CliError, _engine, _print_import
+from tracker.config import ConfigError, Settings, load_settings
+
+ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared source) or import:NAME"
+
+
+def _date(text: str) -> date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("scheduler", help="run imports, the refresh and the morning digests on schedule")
+    s.add_argument("--once", metavar="JOB", help=ONCE_HELP)
+    s.add_argument("--date", type=_date, help="with --once digest: the digest date (default: today)")
+    s.set_defaults(func=cmd_scheduler)
+
+    s = sub.add_parser("digest", help="the morning digests of a day: --preview or --send")
+    mode = s.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--preview", action="store_true", help="render and print them; send nothing")
+    mode.add_argument("--send", action="store_true", help="deliver every message not delivered yet")
+    s.add_argument("--date", type=_date, help="the digest date, YYYY-MM-DD (default: today)")
+    s.add_argument("--unit", metavar="CODE", help="only this unit's digest (no CCHC summary)")
+    s.add_argument("--html", action="store_true", help="with --preview: print the HTML part, not the text")
+    s.add_argument("--retry-unknown", action="store_true",
+                   help="with --send: also resend messages a crash left mid-send (they may arrive twice)")
+    s.set_defaults(func=cmd_digest)
+
+
+def _log_to_stderr(level: int) -> None:
+    """Warnings from every library; the product's own progress (jobs, tracker) at `level`."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("jobs", "tracker"):
+        logging.getLogger(name).setLevel(level)
+
+
+# ----- output ------------------------------------------------------------------------------------------
+
+
+def print_preview(run, *, html: bool = False, out=None) -> None:  # noqa: ANN001
+    """What would be sent: for each digest its recipients, subject and text (or HTML) body."""
+    out = out or sys.stdout
+    print(f"# Digests of {run.digest_date:%d/%m/%Y} as of {run.as_of:%H:%M}: {len(run.digests)} email(s)", file=out)
+    if run.quiet:
+        print(f"# Nothing to report (no email): {', '.join(run.quiet)}", file=out)
+    for dg in run.digests:
+        print("=" * 78, file=out)
+        to = ", ".join(dg.recipients) if dg.recipients else \
+            f"(nobody: unit {dg.scope} has no digest recipients — 'Email nhận báo cáo' in the units catalogue)"
+        print(f"To: {to}", file=out)
+        print(f"Subject: {dg.rendered.subject}", file=out)
+        print(file=out)
+        out.write(dg.rendered.html if html else dg.rendered.text)
+
+
+def print_delivery(run, out=None, err=None) -> None:  # noqa: ANN001
+    out, err = out or sys.stdout, err or sys.stderr
+    d = run.delivery
+    print(f"Digest {run.digest_date:%d/%m/%Y}: {len(d.sent)} sent, {len(d.failed)} failed, {len(d.refused)} refused, "
+          f"{len(d.skipped)} already sent or being sent by another process", file=out)
+    for o in d.sent:
+        print(f"sent {o.scope}: {o.recipient}", file=out)
+    if run.quiet:
+        print(f"nothing to report (no email): {', '.join(run.quiet)}", file=out)
+    if run.no_recipients:
+        print(f"warning: something to report but no recipients: {', '.join(run.no_recipients)}", file=err)
+    for o, error in d.failed:
+        print(f"failed {o.scope}: {o.recipient}: {error} (the scheduler retries; or run 'tthc digest --send "
+              f"--date {run.digest_date.isoformat()}')", file=err)
+    for o, error in d.refused:
+        print(f"refused {o.scope}: {o.recipient}: {error}", file=err)
+    for o in d.unknown:
+        print(f"unknown {o.scope}: {o.recipient}: a crash interrupted its delivery; it may have arrived. "
+              "Resend with --retry-unknown", file=err)
+    for p in run.problems:
+        print(f"warning: {p}", file=err)
+
+
+# ----- commands ----------------------------------------------------------------------------------------
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from jobs.digest import DigestError, run_digests
+    from tracker.derive import now_local
+
+    if (args.html and not args.preview) or (args.retry_unknown and not args.send):
+        raise CliError("--html goes with --preview, --retry-unknown with --send", 2)
+    engine = _engine(settings)
+    day = args.date or now_local().date()
+    try:
+        run = run_digests(engine, settings, day, send=args.send, unit=args.unit, explicit=True,
+                          retry_unknown=args.retry_unknown)
+    except DigestError as exc:
+        raise CliError(str(exc)) from None
+    if run.skipped:
+        print(run.skipped)
+        return 0
+    if args.preview:
+        print_preview(run, html=args.html)
+        for p in run.problems:
+            print(f"warning: {p}", file=sys.stderr)
+    else:
+        print_delivery(run)
+    return run.exit_code
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from jobs.scheduler import ONCE_JOBS, SchedulerBusy, run_once, run_scheduler
+    from tracker.ingest.sources import SourceError
+
+    if args.date and args.once != "digest":
+        raise CliError("--date goes with --once digest", 2)
+    if args.once and args.once not in ONCE_JOBS[:3] and not args.once.startswith("import:"):
+        raise CliError(f"--once: no job '{args.once}': {ONCE_HELP}", 2)
+    _log_to_stderr(logging.WARNING if args.once else logging.INFO)
+    engine = _engine(settings)
+    if not args.once:
+        try:
+            return run_scheduler(engine, settings)
+        except SchedulerBusy as exc:
+            raise CliError(str(exc)) from None
+    try:
+        result = run_once(engine, settings, args.once, digest_date=args.date)
+    except SourceError as exc:
+        raise CliError(str(exc)) from None
+    if args.once == "refresh":
+        print(f"{result} dossier(s) recomputed")
+        return 0
+    if args.once == "digest":
+        if result.skipped:
+            print(result.skipped)
+            return 0
+        print_delivery(result)
+        return result.exit_code
+    if not result:
+        print("no import sources declared ([[import.sources]] in the settings file)")
+    codes = [0]
+    for source_run in result:
+        if not source_run.results:
+            print(f"{source_run.spec.name}: nothing new to import")
+        for res in source_run.results:
+            _print_import(res)
+        codes.append(source_run.exit_code)
+    return 1 if 1 in codes else max(codes)
+
+
+# ----- standalone: python -m jobs.cli ------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tracker import cli
+
+    parser = argparse.ArgumentParser(prog="tthc", description="Scheduled jobs and the morning digests.")
+    parser.add_argument("--config", help="settings file (default: $TTHC_CONFIG, else ./tthc.toml)")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        code = args.func(args, settings)
+        sys.stdout.flush()
+        return code
+    except ConfigError as exc:
+        print(f"tthc: settings: {exc}", file=sys.stderr)
+        return 1
+    except CliError as exc:
+        print(f"tthc: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("tthc: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        while cli._ENGINES:
+            cli._ENGINES.pop().dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
