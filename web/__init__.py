@@ -1,42 +1,118 @@
-"""The Flask dashboard. An app factory: `create_app(settings=None)`; tests pass their own settings."""
+"""The Flask dashboard. An app factory: `create_app(settings=None, testing=False)`; tests pass their
+own settings. Thin: pages ask `tracker` (rules, reports) and `web.lists` for answers."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from sqlalchemy import func, select
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import Settings, load_settings
 from tracker.db import make_engine
 
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+LIST_CACHE_SECONDS = 15  # the overdue list and the counts: at most this old ('as of' shows when)
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
-def create_app(settings: Settings | None = None) -> Flask:
+csrf = CSRFProtect()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (directly or, under
+    gunicorn, as the proxy said through X-Forwarded-Proto from an allowed address)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def _secret_key(settings: Settings) -> str:
+    key = settings.get("web.secret_key")
+    if key:
+        return key
+    path = settings.var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
+    """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
+    from tracker.derive import now_local
+    from web import api, auth, i18n, views
+
     settings = settings or load_settings()
-    app = Flask(__name__, template_folder="../templates")
-    app.config["TTHC_SETTINGS"] = settings
-    engine = make_engine(settings.get("database.url"))
+    app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
+                static_folder="static")
+    app.config.update(
+        TTHC_SETTINGS=settings,
+        TESTING=testing,
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,
+        TTHC_LIST_CACHE_SECONDS=0 if testing else LIST_CACHE_SECONDS,
+    )
+    app.session_interface = _SessionInterface()
+    app.extensions["tthc_engine"] = make_engine(settings.get("database.url"))
+    app.extensions["tthc_now"] = now or now_local
+    csrf.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # token auth, no cookies
+
+    app.jinja_env.globals.update(t=i18n.t, lang=i18n.lang)
+    app.jinja_env.filters.update(d=i18n.fmt_date, dt=i18n.fmt_dt, num=i18n.fmt_num, rate=i18n.fmt_rate)
 
     @app.after_request
-    def _headers(resp):  # noqa: ANN001
+    def _headers(resp):  # noqa: ANN001, ANN202
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Content-Security-Policy"] = "default-src 'self'"
+        resp.headers["Content-Security-Policy"] = CSP
         resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.is_secure:
+            resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.path != "/healthz" and not request.path.startswith("/static/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    @app.get("/")
-    def index():  # noqa: ANN202
-        from tracker.models import Dossier, ImportRun, Unit
-
-        with engine.connect() as conn:
-            counts = {
-                "units": conn.execute(select(func.count()).select_from(Unit)).scalar_one(),
-                "dossiers": conn.execute(select(func.count()).select_from(Dossier)).scalar_one(),
-                "runs": conn.execute(select(func.count()).select_from(ImportRun)).scalar_one(),
-            }
-        return render_template("placeholder.html", counts=counts)
+    for code in (403, 404, 413, 429):
+        app.register_error_handler(code, _error_page(code))
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202
         return {"status": "ok"}
 
     return app
+
+
+def _error_page(code: int):  # noqa: ANN202
+    def handler(exc):  # noqa: ANN001, ANN202
+        from flask import jsonify
+
+        if request.path.startswith("/api/"):
+            return jsonify(error=getattr(exc, "description", str(code))), code
+        return render_template("error.html", code=code), code
+
+    return handler
+
+
+def current_now() -> datetime:
+    from flask import current_app
+
+    return current_app.extensions["tthc_now"]()

@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import tracker.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import tracker.users  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -1,0 +1,113 @@
+"""The dashboard's test world: the demo province (a real import) at a frozen moment, and personas.
+
+Built once per session on SQLite; tests that need PostgreSQL too take `web_db` via `db_url`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from tracker.config import load_settings
+from tracker.db import make_engine, upgrade
+from tracker.demo import ROOT_CODE, build_demo_files
+from tracker.ingest import import_file, import_procedures, import_units
+from tracker.models import Dossier, Unit
+from tracker.users import User, UserUnit, create_token, create_user
+
+NOW = datetime(2026, 11, 20, 10, 0)  # a Friday
+PASSWORD = "correct horse battery"
+DEPT = "000.00.01.H48"  # a department: the unit head's unit
+DESK = ("000.11.40.H48", "000.12.40.H48")  # two communes: the reception officer's desk
+PERSONAS = {
+    # name: (role, units)
+    "reception": ("reception", DESK),
+    "head": ("unit_head", (DEPT,)),
+    "province_head": ("unit_head", (ROOT_CODE,)),
+    "cchc": ("cchc", ()),
+    "admin": ("admin", ()),
+    "nobody": ("reception", (DESK[0],)),  # then unlinked: an account with no unit
+}
+
+
+def build_world(url: str, tmp: Path) -> dict:
+    settings = load_settings(env={}, overrides={"database.url": url, "paths.var_dir": str(tmp / "var")})
+    engine = make_engine(url)
+    upgrade(engine)
+    files = build_demo_files(tmp / "demo", today=NOW.date(), now=NOW, per_month=400, months=13)
+    import_units(engine, files.units)
+    import_procedures(engine, files.procedures)
+    res = import_file(engine, settings, files.dossiers, source="demo")
+    assert res.status in ("done", "partial"), res.message
+    for name, (role, units) in PERSONAS.items():
+        create_user(engine, name, role, PASSWORD, unit_codes=list(units), display_name=name.title())
+    with engine.begin() as conn:
+        nobody = conn.execute(select(User.id).where(User.username == "nobody")).scalar_one()
+        conn.execute(delete(UserUnit).where(UserUnit.user_id == nobody))
+    with engine.connect() as conn:
+        admin_id = conn.execute(select(User.id).where(User.username == "admin")).scalar_one()
+        head_id = conn.execute(select(User.id).where(User.username == "head")).scalar_one()
+        units = {u.code: u.id for u in conn.execute(select(Unit.code, Unit.id))}
+        codes = {}
+        for code, uid in units.items():
+            codes[code] = conn.execute(select(Dossier.code).where(Dossier.unit_id == uid).limit(1)).scalar()
+    tokens = {"admin": create_token(engine, admin_id, "test"), "head": create_token(engine, head_id, "test")}
+    engine.dispose()
+    return {"url": url, "settings": settings, "units": units, "dossier_of_unit": codes, "tokens": tokens,
+            "run_id": res.run_id}
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("web")
+    return build_world(f"sqlite:///{tmp / 'web.db'}", tmp)
+
+
+@pytest.fixture(scope="session")
+def app(world):
+    from web import create_app
+
+    app = create_app(world["settings"], testing=True, now=lambda: NOW)
+    yield app
+    app.extensions["tthc_engine"].dispose()
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for('head') -> a test client logged in as that persona (None: anonymous)."""
+    from web.auth import throttle
+
+    def make(name: str | None):  # noqa: ANN202
+        c = app.test_client()
+        if name:
+            resp = c.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf(c)})
+            assert resp.status_code == 302, resp.text
+        return c
+
+    throttle._fails.clear()
+    return make
+
+
+def csrf(client) -> str:
+    """The CSRF token of the client's session, read from the login page's form."""
+    import re
+
+    html = client.get("/login").text
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+__all__ = ["DEPT", "DESK", "NOW", "PASSWORD", "PERSONAS", "ROOT_CODE", "date", "csrf"]
+
+
+@pytest.fixture
+def no_users(engine):
+    """tests/conftest.py empties the tracker's tables between PostgreSQL tests; these are the web's."""
+    from tracker.users import ApiToken
+
+    with engine.begin() as conn:
+        for table in (ApiToken, UserUnit, User):
+            conn.execute(delete(table))
+    return engine

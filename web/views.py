@@ -1,0 +1,471 @@
+"""The dashboard's pages. Each one reads the user's scope first; anything outside it is a 404."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import case, func, select
+
+from tracker.export import safe_cell
+from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
+from tracker.users import list_users
+from web import current_now
+from web.auth import current_user, engine, login_required, roles_required
+from web.i18n import fmt_dt, fmt_num, t
+from web.lists import CACHE, ListFilters, filter_choices, open_counts, overdue_list, scope_key
+from web.scope import mask_name, mask_phone, unit_tree
+
+bp = Blueprint("views", __name__)
+IMPORT_ROLES = ("admin", "cchc")
+STALE_HOURS = 26  # a daily export that missed a day
+
+
+def settings():  # noqa: ANN201
+    return current_app.config["TTHC_SETTINGS"]
+
+
+def _ttl() -> float:
+    """Seconds a list page or the counts are reused (0 in tests: they change data under the app)."""
+    return current_app.config["TTHC_LIST_CACHE_SECONDS"]
+
+
+# ----- overview ------------------------------------------------------------------------------------
+
+
+def _period_starts(today: date) -> dict[str, date]:
+    q_month = 3 * ((today.month - 1) // 3) + 1
+    return {"month_to_date": today.replace(day=1), "quarter_to_date": today.replace(month=q_month, day=1),
+            "year_to_date": today.replace(month=1, day=1)}
+
+
+def _scoped_total(report, scope):  # noqa: ANN001, ANN202
+    """The report's total over the units in scope (a unit report's rows are per unit, no roll-up)."""
+    from tracker.reports import ReportRow
+
+    if scope.all_units:
+        return report.total, report.rows
+    tree = unit_tree(engine())
+    rows = [r for r in report.rows if (u := tree.by_code.get(r.key)) is not None and scope.allows(u.id)]
+    total = ReportRow(key="total", name="Tổng cộng")
+    for r in rows:
+        total.add(r)
+    return total, rows
+
+
+_REPORTS: dict[tuple, tuple[float, tuple, object]] = {}
+_REFRESHING: set[tuple] = set()
+_REPORTS_LOCK = threading.Lock()
+RUNNING_PERIOD_TTL = 300.0  # seconds before a running period's report is recomputed (in the background)
+
+
+def _data_version() -> tuple:
+    """Changes whenever an import ran: cached reports of ended periods stay valid until then."""
+    with engine().connect() as conn:
+        return tuple(conn.execute(select(func.max(ImportRun.id), func.max(ImportRun.finished_at),
+                                         func.count()).select_from(ImportRun)).one())
+
+
+def _compute(eng, sets, key: tuple, version: tuple, start: date, end: date, now: datetime, log):  # noqa: ANN001, ANN202
+    from tracker.reports import ReportInvariantError, period_report
+
+    try:
+        report = period_report(eng, sets, start, end, as_of=now)
+    except ReportInvariantError:
+        log.exception("period report %s..%s refused", start, end)
+        report = None
+    with _REPORTS_LOCK:
+        if len(_REPORTS) > 500:
+            _REPORTS.clear()
+        _REPORTS[key] = (time.monotonic(), version, report)
+        _REFRESHING.discard(key)
+    return report
+
+
+def _report(start: date, end: date, now: datetime, version: tuple | None = None):  # noqa: ANN202
+    """tracker.reports.period_report, cached per process (stale-while-revalidate). A report is
+    recomputed in the background when an import ran since (the data version changed) or, for a
+    running period (this month, quarter, year), when older than RUNNING_PERIOD_TTL; until then the
+    previous one is served, so no request waits for a report over a million dossiers. The first
+    one of a process is computed in the background too: meanwhile None, and `g.reports_pending`
+    tells the page to say so. None also when the report refuses (its invariant check failed): the
+    page shows no rates, and it is logged."""
+    eng, sets, log = engine(), settings(), current_app.logger
+    version = version or _data_version()
+    ended = now >= datetime.combine(end, datetime.max.time())
+    key = (str(eng.url), start, end, sets.fingerprint())
+    with _REPORTS_LOCK:
+        hit = _REPORTS.get(key)
+        if hit is not None and hit[2] is not None and hit[2].as_of > now:
+            hit = None  # computed for a later moment (a test's frozen clock): not this one
+        if hit is not None:
+            stamp, seen, report = hit
+            fresh = seen == version and (ended or time.monotonic() - stamp < RUNNING_PERIOD_TTL)
+            if fresh:
+                return report
+            if current_app.testing:  # tests see every change at once
+                hit = None
+            elif key not in _REFRESHING:
+                _REFRESHING.add(key)
+                threading.Thread(target=_compute, args=(eng, sets, key, version, start, end, now, log),
+                                 daemon=True).start()
+        if hit is not None:
+            return hit[2]
+        if not current_app.testing:  # never computed in this process: in the background, show the rest now
+            if key not in _REFRESHING:
+                _REFRESHING.add(key)
+                threading.Thread(target=_compute, args=(eng, sets, key, version, start, end, now, log),
+                                 daemon=True).start()
+            g.reports_pending = True
+            return None
+    return _compute(eng, sets, key, version, start, end, now, log)
+
+
+def _empty_report():  # noqa: ANN202
+    from types import SimpleNamespace
+
+    from tracker.reports import ReportRow
+
+    return SimpleNamespace(rows=[], total=ReportRow(key="total", name=""))
+
+
+def _months_back(d: date, n: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - n, 12)
+    return date(y, m + 1, 1)
+
+
+def _chart(points: list[tuple[str, float | None]]) -> dict:
+    """A server-rendered SVG bar chart: no script, so the CSP stays strict."""
+    w, h, pad = 600, 200, 30
+    bw = (w - 2 * pad) / max(len(points), 1)
+    bars = []
+    for i, (label, value) in enumerate(points):
+        x = pad + i * bw
+        bh = 0 if value is None else (h - 2 * pad) * value / 100
+        bars.append({"x": round(x + 4, 1), "y": round(h - pad - bh, 1), "w": round(bw - 8, 1), "h": round(bh, 1),
+                     "label": label, "lx": round(x + bw / 2, 1), "value": "—" if value is None
+                     else fmt_num(value, 1) + "%"})
+    return {"w": w, "h": h, "pad": pad, "bars": bars}
+
+
+@bp.get("/")
+@login_required
+def overview():  # noqa: ANN201
+    scope = current_user.scope
+    now = current_now()
+    version = _data_version()
+    counts = CACHE.get_or_compute(("counts", str(engine().url), scope_key(scope), version), _ttl(),
+                                  lambda: open_counts(engine(), settings(), now, scope))
+    today = now.date()
+    rates = {}
+    for name, start in _period_starts(today).items():
+        total, rows = _scoped_total(_report(start, today, now, version) or _empty_report(), scope)
+        rates[name] = total
+        if name == "year_to_date":
+            unit_rows = rows
+    sort = request.args.get("sort", "name")
+    keys = {"name": lambda r: r.name, "rate": lambda r: (r.on_time_rate is None, r.on_time_rate or 0),
+            "score": lambda r: (r.score_766 is None, r.score_766 or 0), "overdue": lambda r: -r.overdue,
+            "total": lambda r: -r.total}
+    unit_rows = sorted(unit_rows, key=keys.get(sort, keys["name"]))
+    points = []
+    for i in range(11, -1, -1):
+        first = _months_back(today, i)
+        last = min(_months_back(today, i - 1) - timedelta(days=1), today)
+        total, _ = _scoped_total(_report(first, last, now, version) or _empty_report(), scope)
+        rate = total.on_time_rate
+        points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
+    return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
+                           chart=_chart(points), now=now)
+
+
+# ----- overdue list --------------------------------------------------------------------------------
+
+
+def _allowed_unit_filter(f: ListFilters) -> None:
+    if f.unit:
+        node = unit_tree(engine()).by_code.get(f.unit)
+        if node is None or not current_user.scope.allows(node.id):
+            abort(404)
+
+
+EXPORT_COLUMNS = ("code", "unit", "procedure", "field", "channel", "received_at", "due_at", "computed_due_at",
+                  "rescheduled_due_at", "class", "hours", "applicant_name", "applicant_phone")
+
+
+def _export_rows(page) -> list[list]:  # noqa: ANN001
+    out = []
+    for r in page.rows:
+        cls = "overdue" if r["overdue"] else "at_risk"
+        out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
+                    t(f"channel_{r['channel']}") if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
+                    fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
+                    t(cls) + (" *" if r["past_new"] else ""), r["hours"], r["applicant_name"], r["applicant_phone"]])
+    return out
+
+
+def _export_header() -> list[str]:
+    return [t("code"), t("unit"), t("procedure"), t("field"), t("channel"), t("received"), t("due_recorded"),
+            t("due_computed"), t("due_rescheduled"), t("class"), t("time_late_left"), t("applicant"), t("phone")]
+
+
+@bp.get("/overdue")
+@bp.get("/overdue.<fmt>")
+@login_required
+def overdue(fmt: str | None = None):  # noqa: ANN201
+    f = ListFilters.from_args(request.args)
+    _allowed_unit_filter(f)
+    scope = current_user.scope
+    page = CACHE.get_or_compute(("list", str(engine().url), scope_key(scope), repr(f), _data_version()), _ttl(),
+                                lambda: overdue_list(engine(), settings(), current_now(), scope, f))
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(_export_header())
+        for row in _export_rows(page):
+            w.writerow([safe_cell(v) for v in row])
+        return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=qua-han.csv"})
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.append(_export_header())
+        for row in _export_rows(page):
+            ws.append([safe_cell(v) for v in row])
+        out = io.BytesIO()
+        wb.save(out)
+        return Response(out.getvalue(), headers={"Content-Disposition": "attachment; filename=qua-han.xlsx"},
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt is not None:
+        abort(404)
+    tree = unit_tree(engine())
+    return render_template("overdue.html", page=page, f=f, choices=filter_choices(engine(), current_user.scope),
+                           units=tree.ordered(None if current_user.scope.all_units
+                                              else set(current_user.scope.unit_ids)))
+
+
+# ----- dossier -------------------------------------------------------------------------------------
+
+
+@bp.get("/dossier/<path:code>")
+@login_required
+def dossier(code: str):  # noqa: ANN201
+    from tracker.derive import facts_of, limit_of
+    from tracker.rules import TimeLimit, classify, explain_due
+    from web.i18n import lang
+
+    q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
+                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
+                Procedure.field_name, Procedure.limit_value.label("p_limit_value"),
+                Procedure.limit_unit.label("p_limit_unit"))
+         .join(Unit, Unit.id == Dossier.unit_id).outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+         .where(Dossier.code == code))
+    where = current_user.scope.restrict(Dossier.unit_id)
+    if where is not None:
+        q = q.where(where)
+    with engine().connect() as conn:
+        r = conn.execute(q).mappings().first()
+        if r is None:
+            abort(404)
+        history = conn.execute(select(StatusChange.previous_status, StatusChange.status, StatusChange.seen_at)
+                               .where(StatusChange.dossier_id == r["id"]).order_by(StatusChange.seen_at)).all()
+    cal, rules = settings().work_calendar(), settings().rule_settings()
+    plimit = TimeLimit(r["p_limit_value"], r["p_limit_unit"]) if r["p_limit_value"] is not None \
+        and r["p_limit_unit"] else None
+    limit = limit_of(r, plimit)
+    now = current_now()
+    c = classify(facts_of(r, limit), now, cal, rules)
+    steps = []
+    if limit and r["received_at"]:
+        steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
+                            rules=rules, lang=lang()).lines(lang())
+    events = [(r[k], t(f"ev_{name}")) for k, name in (
+        ("submitted_at", "submitted"), ("received_at", "received"),
+        ("supplement_requested_at", "supplement_requested"), ("resubmitted_at", "resubmitted"),
+        ("apology_at", "apology"), ("due_at", "due"), ("finished_at", "finished"), ("returned_at", "returned"))
+        if r[k] is not None]
+    def status(code: int | None) -> str:
+        return "—" if code is None else f"{code} {t(f'status_{code}')}"
+
+    events += [(h.seen_at, t("ev_status", a=status(h.previous_status), b=status(h.status))) for h in history]
+    events.sort(key=lambda e: e[0])
+    mode = t(f"mode_{rules.comparison}")
+    due = fmt_dt(c.due_used)
+    hours = None if c.working_hours_left is None else fmt_num(c.working_hours_left, 1)
+    why = {
+        "not_received": t("why_not_received"), "paused": t("why_paused"),
+        "overdue": t("why_overdue", d=due, mode=mode),
+        "at_risk": t("why_at_risk", h=hours, d=due, r=fmt_num(rules.at_risk_hours, 0)),
+        "within": t("why_within", h=hours, d=due) if c.due_used else t("why_no_due"),
+    }.get(c.cls, t("why_finished", f=fmt_dt(c.finish_moment), d=due, mode=mode))
+    flags = [t(f"flag_{fl}", h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
+    sees = current_user.scope.sees_personal_data
+    applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
+                 "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
+    return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
+                           limit=limit.describe(lang()) if limit else None, applicant=applicant, now=now,
+                           path=unit_tree(engine()).path(r["unit_id"]))
+
+
+# ----- unit ----------------------------------------------------------------------------------------
+
+
+@bp.get("/units")
+@login_required
+def units():  # noqa: ANN201
+    scope = current_user.scope
+    tree = unit_tree(engine())
+    return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)))
+
+
+@bp.get("/unit/<code>")
+@login_required
+def unit(code: str):  # noqa: ANN201
+    scope = current_user.scope
+    tree = unit_tree(engine())
+    node = tree.by_code.get(code)
+    if node is None or not scope.allows(node.id):
+        abort(404)
+    ids = tree.subtree(node.id)
+    if not scope.all_units:
+        ids &= set(scope.unit_ids)
+    now = current_now()
+    counts = open_counts(engine(), settings(), now, scope, ids)
+    report = _report(now.date().replace(month=1, day=1), now.date(), now) or _empty_report()
+    from tracker.reports import ReportRow
+
+    figures = ReportRow(key=code, name=node.name)
+    for row in report.rows:
+        u = tree.by_code.get(row.key)
+        if u is not None and u.id in ids:
+            figures.add(row)
+    from web.lists import open_conditions
+
+    c = open_conditions(now, settings())
+    d = Dossier.__table__.c
+    ranked_q = (select(Procedure.code, Procedure.name,
+                       func.sum(case((c["overdue"], 1), else_=0)).label("overdue"),
+                       func.sum(case((c["at_risk"], 1), else_=0)).label("at_risk"), func.count().label("open"))
+                .select_from(Dossier.__table__.join(Procedure, Procedure.id == d.procedure_id))
+                .where(c["unfinished"], d.unit_id.in_(sorted(ids)))
+                .group_by(Procedure.code, Procedure.name)
+                .order_by(func.sum(case((c["overdue"], 1), else_=0)).desc(), Procedure.name).limit(20))
+    with engine().connect() as conn:
+        ranked = conn.execute(ranked_q).mappings().all()
+    page = overdue_list(engine(), settings(), now, scope, ListFilters(unit=code), page_size=20)
+    children = [u for u in tree.children.get(node.id, []) if scope.allows(u.id)]
+    path = [u for u in tree.path(node.id) if scope.allows(u.id)]
+    return render_template("unit.html", node=node, counts=counts, figures=figures, ranked=ranked, page=page,
+                           children=children, path=path, now=now)
+
+
+# ----- imports -------------------------------------------------------------------------------------
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@roles_required(*IMPORT_ROLES)
+def imports():  # noqa: ANN201
+    if request.method == "POST":
+        return _upload()
+    now = current_now()
+    with engine().connect() as conn:
+        runs = conn.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(50)).mappings().all()
+        latest = conn.execute(select(ImportRun.source, func.max(ImportRun.finished_at).label("last"))
+                              .where(ImportRun.status.in_(["done", "partial"]))
+                              .group_by(ImportRun.source)).all()
+    declared = {s.name if hasattr(s, "name") else s["name"]: s for s in settings().get("import.sources")}
+    fresh = []
+    seen = {s for s, _ in latest}
+    for source, last in latest:
+        fresh.append({"source": source, "last": last, "stale": last is None or now - last > timedelta(
+            hours=STALE_HOURS)})
+    for name in declared:
+        if name not in seen:
+            fresh.append({"source": name, "last": None, "stale": True})
+    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS)
+
+
+def _upload():  # noqa: ANN202
+    import tempfile
+    from pathlib import Path
+
+    from tracker.ingest import import_file
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(t("no_file"))
+        return redirect(url_for("views.imports"))
+    name = Path(upload.filename).name[:200]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        upload.save(path)
+        res = import_file(engine(), settings(), path, source="upload")
+    from web.scope import forget_tree
+
+    forget_tree(engine())
+    flash(t("import_done", name=name, n=res.rows_read, r=res.rejected) + (f" {res.message}" if res.status ==
+                                                                             "failed" else ""))
+    return redirect(url_for("views.imports"))
+
+
+@bp.get("/imports/<int:run_id>/rejected.csv")
+@roles_required(*IMPORT_ROLES)
+def rejected(run_id: int):  # noqa: ANN201
+    from tracker.export import UnknownRun, rejected_rows
+
+    try:
+        header, rows = rejected_rows(engine(), run_id)
+    except UnknownRun:
+        abort(404)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    for row in rows:
+        w.writerow([safe_cell("" if v is None else v) for v in row])
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=rejected-{run_id}.csv"})
+
+
+# ----- calendar ------------------------------------------------------------------------------------
+
+
+@bp.get("/calendar")
+@login_required
+def calendar():  # noqa: ANN201
+    try:
+        year = int(request.args.get("year", current_now().year))
+    except ValueError:
+        year = current_now().year
+    year = max(1990, min(year, 2100))
+    days = settings().work_calendar().year_days(year)
+    return render_template("calendar.html", year=year, days=days)
+
+
+# ----- admin ---------------------------------------------------------------------------------------
+
+
+@bp.get("/admin")
+@roles_required("admin")
+def admin():  # noqa: ANN201
+    with engine().connect() as conn:
+        unit_rows = {u.id: u for u in conn.execute(select(Unit.id, Unit.digest_recipients)).all()}
+    tree = unit_tree(engine())
+    shown = [(s.key, "••••••" if s.secret else _setting_text(v)) for s, v in settings().items()]
+    return render_template("admin.html", users=list_users(engine()), units=tree.ordered(), recipients={
+        k: v.digest_recipients for k, v in unit_rows.items()}, settings=shown)
+
+
+def _setting_text(value) -> str:  # noqa: ANN001
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
