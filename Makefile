@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-import clean
+.PHONY: demo test lint bench bench-import bench-report bench-web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ bench: $(VENV)/.installed
 
 bench-import: $(VENV)/.installed-test
 	$(BIN)/python bench/import_csv.py
+
+bench-report: $(VENV)/.installed
+	$(BIN)/python bench/report.py
+
+bench-web: $(VENV)/.installed-test
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

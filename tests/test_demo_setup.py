@@ -19,7 +19,7 @@ from tracker.models import Dossier, ImportRun, RejectedRow, Unit
 def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url, capsys):
     assert run_demo(settings, serve=False, per_month=120) == 0
     out = capsys.readouterr().out
-    assert "Dashboard: http://127.0.0.1:5000" in out and "Log in:" in out
+    assert "Dashboard: http://127.0.0.1:5000" in out and "demo-admin-2026" in out
     engine = make_engine(db_url)
     with engine.connect() as conn:
         dossiers = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
@@ -31,6 +31,13 @@ def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url,
         assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == dossiers
         last = conn.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(1)).mappings().one()
         assert last["inserted"] == 0 and last["unchanged"] > 0
+    from tracker.demo_setup import DEMO_USERS
+    from tracker.users import authenticate, list_users
+
+    users = {u["username"]: u for u in list_users(engine)}
+    assert set(users) == {u[0] for u in DEMO_USERS}  # created once, not doubled by the re-run
+    assert len(users["motcua"]["units"]) == 1 and len(users["soxaydung"]["units"]) == 1
+    assert all(authenticate(engine, name, pw) for name, _, pw, _ in DEMO_USERS)
     engine.dispose()
 
 
@@ -57,8 +64,8 @@ def test_serve_answers_over_http(tmp_path):
         else:
             raise AssertionError("the server did not start")
         assert resp.status_code == 200
-        assert "Theo dõi tiến độ giải quyết hồ sơ TTHC" in resp.text
-        assert "0 hồ sơ" in resp.text
+        assert resp.url.endswith("/login") or "/login" in resp.url  # the dashboard needs a login
+        assert "Đăng nhập" in resp.text
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         proc.terminate()

@@ -417,17 +417,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, serve=not args.no_serve, per_month=args.per_month)
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from web import create_app
-
-    app = create_app(settings)
-    host = args.host or settings.get("web.host")
-    port = args.port or settings.get("web.port")
-    print(f"Dashboard: http://{host}:{port}")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
-    return 0
-
-
 # ----- parser -------------------------------------------------------------------------------------
 
 
@@ -503,10 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-month", type=int, default=4000, help="dossiers per month (default 4000)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("serve", help="start the dashboard")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
-    s.set_defaults(func=cmd_serve)
+    # commands that live beside their subsystem
+    from jobs.cli import add_commands as job_commands
+    from tracker import report_cli
+    from web.cli import add_commands as web_commands
+
+    report_cli.add_commands(sub)
+    job_commands(sub)
+    web_commands(sub)
     return p
 
 

@@ -24,14 +24,41 @@ def run_demo(settings: Settings, *, serve: bool = True, per_month: int = 4000) -
     host, port = settings.get("web.host"), settings.get("web.port")
     print()
     print(f"Dashboard: http://{host}:{port}")
-    print("Log in: no login yet: this early page is open on 127.0.0.1 only and shows what is loaded.")
-    print("Try:    .venv/bin/tthc classify --list | head   ·   .venv/bin/tthc calendar --year 2026")
+    print("Log in with one of the demo accounts (demo passwords: change them for anything real):")
+    for username, role, password, unit in DEMO_USERS:
+        print(f"  {username:<10} {password:<16} {role}{f' ({unit})' if unit else ''}")
+    print("Try:    .venv/bin/tthc classify --list | head   ·   .venv/bin/tthc report --from 2026-10-01 --to 2026-10-31")
     if not serve:
         return 0
     from web import create_app
 
     create_app(settings).run(host=host, port=port, debug=False, use_reloader=False)
     return 0
+
+
+# username, role, password, unit name (resolved to its code in the demo's catalogue)
+DEMO_USERS = (
+    ("admin", "admin", "demo-admin-2026", ""),
+    ("cchc", "cchc", "demo-cchc-2026", ""),
+    ("soxaydung", "unit_head", "demo-head-2026", "Sở Xây dựng"),
+    ("motcua", "reception", "demo-desk-2026", "UBND phường Vạn Xuân"),
+)
+
+
+def _demo_users(engine) -> None:  # noqa: ANN001
+    """The demo's personas, created once (re-running the demo keeps them as they are)."""
+    from sqlalchemy import select
+
+    from tracker.models import Unit
+    from tracker.users import create_user, list_users
+
+    existing = {u["username"] for u in list_users(engine)}
+    with engine.connect() as conn:
+        codes = dict(conn.execute(select(Unit.name, Unit.code)).all())
+    for username, role, password, unit in DEMO_USERS:
+        if username not in existing and (not unit or unit in codes):
+            create_user(engine, username, role, password, unit_codes=[codes[unit]] if unit else [],
+                        display_name=f"Demo {role}")
 
 
 def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
@@ -55,6 +82,7 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
         print(f"tthc demo: import failed: {res.message}", file=sys.stderr)
         return False
     _print_classes(engine, settings, now)
+    _demo_users(engine)
     return True
 
 

@@ -84,7 +84,7 @@ def test_example_file_documents_every_setting_and_is_valid():
     load_settings(ROOT / "config.example.toml", env={})  # and it is valid as shipped
     for s in SETTINGS:  # each has a comment above it
         name = s.key.split(".")[1]
-        assert re.search(rf"#[^\n]*\n(#[^\n]*\n)*({name} = |\[{re.escape(s.key)}\])", text), \
+        assert re.search(rf"#[^\n]*\n(#[^\n]*\n)*({name} = |\[\[?{re.escape(s.key)}\]\]?)", text), \
             f"{s.key} has no comment"
 
 
