@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from tracker.cli import CliError, _engine, _print_import
-from tracker.config import ConfigError, Settings, load_settings
+from tracker.config import Settings
 
 ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared source) or import:NAME"
 
@@ -168,33 +168,13 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if 1 in codes else max(codes)
 
 
-# ----- standalone: python -m jobs.cli ------------------------------------------------------------------
+# ----- standalone: python -m jobs.cli (the same as `tthc`) -------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tracker import cli
+    from tracker.cli import main as tthc_main
 
-    parser = argparse.ArgumentParser(prog="tthc", description="Scheduled jobs and the morning digests.")
-    parser.add_argument("--config", help="settings file (default: $TTHC_CONFIG, else ./tthc.toml)")
-    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-        code = args.func(args, settings)
-        sys.stdout.flush()
-        return code
-    except ConfigError as exc:
-        print(f"tthc: settings: {exc}", file=sys.stderr)
-        return 1
-    except CliError as exc:
-        print(f"tthc: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("tthc: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        while cli._ENGINES:
-            cli._ENGINES.pop().dispose()
+    return tthc_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

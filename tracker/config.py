@@ -147,6 +147,25 @@ def _mapping(v: Any) -> dict[str, str]:
     return dict(v)
 
 
+def table_list(value: Any, name: str) -> list:
+    """An array of tables: from TOML as it is, from the environment as a JSON array of objects.
+
+    Shared by the settings that hold rule or source tables ([[import.sources]], [[scoring.rules]])."""
+    import json
+
+    if value is None or value == [] or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"is not a list of [[{name}]] tables (in the environment: "
+                             "a JSON array of objects)") from None
+    if isinstance(value, dict):
+        value = [value]  # [name] written once instead of [[name]]
+    return value
+
+
 def _sources(v: Any) -> list:
     from tracker.ingest.sources import parse_sources
 

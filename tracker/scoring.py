@@ -28,7 +28,6 @@ Metrics (numerator / denominator, over the period report's per-unit rows of the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -72,16 +71,11 @@ def _number(value: Any, what: str, lo: Decimal, hi: Decimal | None = None) -> De
 def parse_rules(value: Any) -> list[ScoringRule]:
     """Validate `scoring.rules`: an array of tables (TOML) or, from the environment, a JSON array.
     Errors name the rule and the key: "rule 2 ('Tỷ lệ …'): bands: …"."""
-    if value is None or value == [] or value == "":
+    from tracker.config import table_list
+
+    value = table_list(value, "scoring.rules")
+    if not value:
         return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError("is not a list of [[scoring.rules]] tables (in the environment: a JSON array "
-                             "of objects)") from None
-    if isinstance(value, dict):
-        value = [value]
     if not isinstance(value, list):
         raise ValueError(f"'{value}' is not a list of [[scoring.rules]] tables")
     rules = []

@@ -252,16 +252,11 @@ def _parse_one(i: int, entry: Any, used: dict[str, int]) -> SourceSpec:
 
 def parse_sources(value: Any) -> list[SourceSpec]:
     """Validate the `import.sources` array of tables (or a JSON array, from the environment)."""
-    if value is None or value == [] or value == "":
+    from tracker.config import table_list
+
+    value = table_list(value, "import.sources")
+    if not value:
         return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError("is not a list of [[import.sources]] tables (in the environment: "
-                             "a JSON array of objects)") from None
-    if isinstance(value, Mapping):
-        value = [value]  # [import.sources] written once instead of [[import.sources]]
     if not isinstance(value, list):
         raise ValueError(f"'{value}' is not a list of [[import.sources]] tables")
     used: dict[str, int] = {}
