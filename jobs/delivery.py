@@ -40,6 +40,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tracker.clock import now_local
 from tracker.config import Settings
 from tracker.models import DigestDelivery
 
@@ -304,7 +305,7 @@ def _insert_missing(engine: Engine, digest_date: date, outgoing: Iterable[Outgoi
     table = DigestDelivery.__table__
     rows = [{"digest_date": digest_date, "kind": o.kind, "scope": o.scope, "unit_id": o.unit_id,
              "recipient": o.address, "status": "pending", "attempts": 0, "error": "",
-             "subject": o.rendered.subject, "message_id": "", "claimed_by": "", "created_at": datetime.now()}
+             "subject": o.rendered.subject, "message_id": "", "claimed_by": "", "created_at": now_local()}
             for o in outgoing]
     if not rows:
         return {}

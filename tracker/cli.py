@@ -180,18 +180,8 @@ def _dossier_rows(engine: Engine, unit: str | None = None, code: str | None = No
         yield from conn.execute(q.execution_options(yield_per=5000)).mappings()
 
 
-def _classify_row(r, as_of: datetime, settings: Settings, cal, rules):  # noqa: ANN001
-    from tracker.derive import facts_of, limit_of
-    from tracker.rules import TimeLimit, classify
-
-    plimit = TimeLimit(r["p_limit_value"], r["p_limit_unit"]) if r["p_limit_value"] is not None \
-        and r["p_limit_unit"] else None
-    limit = limit_of(r, plimit)
-    return classify(facts_of(r, limit), as_of, cal, rules), limit
-
-
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import now_local
+    from tracker.derive import classify_row, now_local
 
     engine = _engine(settings)
     _fresh(engine, settings)
@@ -200,7 +190,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     counts: Counter[str] = Counter()
     listing = []
     for r in _dossier_rows(engine, unit=args.unit):
-        c, _ = _classify_row(r, as_of, settings, cal, rules)
+        c, _ = classify_row(r, as_of, cal, rules)
         counts[c.cls] += 1
         if args.list:
             listing.append({"code": r["code"], "class": c.cls, "due_used": _fmt(c.due_used),
@@ -221,7 +211,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import now_local
+    from tracker.derive import classify_row, now_local
     from tracker.rules import explain_due
 
     engine = _engine(settings)
@@ -232,7 +222,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     r = rows[0]
     as_of = args.as_of or now_local()
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    c, limit = _classify_row(r, as_of, settings, cal, rules)
+    c, limit = classify_row(r, as_of, cal, rules)
     steps = []
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],

@@ -87,9 +87,10 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
 
 
 def _print_classes(engine, settings: Settings, now) -> None:  # noqa: ANN001
-    from tracker.cli import _classify_row, _dossier_rows
+    from tracker.cli import _dossier_rows
+    from tracker.derive import classify_row
 
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    counts: Counter[str] = Counter(_classify_row(r, now, settings, cal, rules)[0].cls
+    counts: Counter[str] = Counter(classify_row(r, now, cal, rules)[0].cls
                                    for r in _dossier_rows(engine))
     print(f"  as of {now:%d/%m/%Y %H:%M}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 
 from tracker.calendar import WorkCalendar
+from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Dossier, Meta, Procedure
 from tracker.rules import (
     ENDED_STATUSES,
@@ -134,8 +135,11 @@ def set_meta(engine: Engine, key: str, value: str) -> None:
         conn.execute(stmt)
 
 
-def now_local() -> datetime:
-    """The present moment in local time; only the CLI and scheduler call it, never the rules."""
-    from zoneinfo import ZoneInfo
+def classify_row(row: Mapping[str, Any], as_of: datetime, cal: WorkCalendar, rules: RuleSettings):  # noqa: ANN201
+    """(Classification, limit) of a dossier row joined with its procedure's limit as
+    `p_limit_value` / `p_limit_unit` (the shape the CLI and the dashboard select)."""
+    from tracker.rules import classify
 
-    return datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None, microsecond=0)
+    value, unit = row["p_limit_value"], row["p_limit_unit"]
+    limit = limit_of(row, TimeLimit(value, unit) if value is not None and unit else None)
+    return classify(facts_of(row, limit), as_of, cal, rules), limit

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tracker.clock import now_local
+
 
 def Moment(**kw):  # noqa: N802  (reads like Field)
     """A naive local datetime column. SQLModel's default type insists on aware UTC values; the
@@ -38,7 +40,7 @@ class Unit(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     level: str = Field(default="", max_length=20)  # "tinh", "huyen", "xa" ...
     digest_recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    created_at: datetime = Moment(default_factory=datetime.now)
+    created_at: datetime = Moment(default_factory=now_local)
 
 
 class Procedure(SQLModel, table=True):
@@ -67,7 +69,7 @@ class ImportRun(SQLModel, table=True):
     file_name: str = Field(default="", max_length=1000)
     sha256: str = Field(default="", max_length=64, index=True)
     format: str = Field(default="", max_length=40)
-    started_at: datetime = Moment(default_factory=datetime.now)
+    started_at: datetime = Moment(default_factory=now_local)
     finished_at: datetime | None = Moment(default=None)
     status: str = Field(default="running", max_length=20)  # running | done | partial | failed
     rows_read: int = 0
@@ -145,8 +147,8 @@ class Dossier(SQLModel, table=True):
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
     row_hash: str = Field(default="", max_length=32)  # of the raw source cells: a re-import skips the row
     data_hash: str = Field(default="", max_length=32)  # of the parsed values: the same data in another shape
-    created_at: datetime = Moment(default_factory=datetime.now)
-    updated_at: datetime = Moment(default_factory=datetime.now)
+    created_at: datetime = Moment(default_factory=now_local)
+    updated_at: datetime = Moment(default_factory=now_local)
 
 
 class StatusChange(SQLModel, table=True):
@@ -158,7 +160,7 @@ class StatusChange(SQLModel, table=True):
     dossier_id: int = Field(foreign_key="dossier.id", index=True)
     previous_status: int | None = None
     status: int
-    seen_at: datetime = Moment(default_factory=datetime.now)
+    seen_at: datetime = Moment(default_factory=now_local)
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
 
 
@@ -201,4 +203,4 @@ class DigestDelivery(SQLModel, table=True):
     claimed_at: datetime | None = Moment(default=None)
     claimed_by: str = Field(default="", max_length=200)  # host:pid of the process that claimed it
     sent_at: datetime | None = Moment(default=None)
-    created_at: datetime = Moment(default_factory=datetime.now)
+    created_at: datetime = Moment(default_factory=now_local)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlmodel import Field, SQLModel
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tracker.clock import now_local
 from tracker.models import Moment, Unit
 
 ROLES = ("admin", "cchc", "unit_head", "reception")
@@ -35,7 +36,7 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)
     display_name: str = Field(default="", max_length=200)
     active: bool = True
-    created_at: datetime = Moment(default_factory=datetime.now)
+    created_at: datetime = Moment(default_factory=now_local)
 
 
 class UserUnit(SQLModel, table=True):
@@ -56,7 +57,7 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     label: str = Field(default="", max_length=200)
-    created_at: datetime = Moment(default_factory=datetime.now)
+    created_at: datetime = Moment(default_factory=now_local)
     last_used_at: datetime | None = Moment(default=None)
 
 
@@ -93,7 +94,7 @@ def create_user(engine: Engine, username: str, role: str, password: str, *, unit
             unit_ids.append(uid)
         user_id = conn.execute(User.__table__.insert().values(
             username=username, password_hash=hash_password(password), role=role,
-            display_name=display_name or username, active=True, created_at=datetime.now())).inserted_primary_key[0]
+            display_name=display_name or username, active=True, created_at=now_local())).inserted_primary_key[0]
         for uid in dict.fromkeys(unit_ids):
             conn.execute(UserUnit.__table__.insert().values(user_id=user_id, unit_id=uid))
     return user_id
@@ -148,7 +149,7 @@ def create_token(engine: Engine, user_id: int, label: str = "") -> str:
     token = "tthc_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(ApiToken.__table__.insert().values(user_id=user_id, token_hash=token_digest(token),
-                                                        label=label, created_at=datetime.now()))
+                                                        label=label, created_at=now_local()))
     return token
 
 
@@ -159,7 +160,7 @@ def user_for_token(engine: Engine, token: str) -> dict | None:
         if row is None or not row["active"]:
             return None
         conn.execute(update(ApiToken).where(ApiToken.token_hash == token_digest(token))
-                     .values(last_used_at=datetime.now()))
+                     .values(last_used_at=now_local()))
     return dict(row)
 
 

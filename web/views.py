@@ -256,8 +256,8 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
 @bp.get("/dossier/<path:code>")
 @login_required
 def dossier(code: str):  # noqa: ANN201
-    from tracker.derive import facts_of, limit_of
-    from tracker.rules import TimeLimit, classify, explain_due
+    from tracker.derive import classify_row
+    from tracker.rules import explain_due
     from web.i18n import lang
 
     q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
@@ -276,11 +276,8 @@ def dossier(code: str):  # noqa: ANN201
         history = conn.execute(select(StatusChange.previous_status, StatusChange.status, StatusChange.seen_at)
                                .where(StatusChange.dossier_id == r["id"]).order_by(StatusChange.seen_at)).all()
     cal, rules = settings().work_calendar(), settings().rule_settings()
-    plimit = TimeLimit(r["p_limit_value"], r["p_limit_unit"]) if r["p_limit_value"] is not None \
-        and r["p_limit_unit"] else None
-    limit = limit_of(r, plimit)
     now = current_now()
-    c = classify(facts_of(r, limit), now, cal, rules)
+    c, limit = classify_row(r, now, cal, rules)
     steps = []
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],

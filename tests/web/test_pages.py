@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.web.conftest import DEPT, NOW, PERSONAS
-from tracker.cli import _classify_row, _dossier_rows
+from tracker.cli import _dossier_rows
 from tracker.db import make_engine
+from tracker.derive import classify_row
 from tracker.rules import at_risk_boundary  # noqa: F401  (the list's SQL boundary, checked below)
 from web.lists import ListFilters, overdue_list
 from web.scope import Scope, mask_name, mask_phone
@@ -35,7 +36,7 @@ def test_the_list_is_exactly_what_classify_says(world):
     cal, rules = settings.work_calendar(), settings.rule_settings()
     want = {}
     for r in _dossier_rows(engine):
-        c, _ = _classify_row(r, NOW, settings, cal, rules)
+        c, _ = classify_row(r, NOW, cal, rules)
         if c.cls in ("overdue", "at_risk"):
             want[r["code"]] = (c.cls, "past_rescheduled_due" in c.flags)
     page = overdue_list(engine, settings, NOW, Scope("admin", None), ListFilters(), page_size=100_000)
