@@ -194,6 +194,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reports_pending": ("Đang tính các tỷ lệ đúng hạn; tải lại trang sau ít phút.",
                         "The on-time rates are being computed; reload the page in a minute."),
     "signed_in_as": ("Đăng nhập: {u}", "Signed in: {u}"),
+    # --- reports, scores, audits pages (issue 6) ---
+    # --- end reports ---
+    # --- admin forms, throttle (issue 4) ---
+    # --- end admin ---
 }
 
 
