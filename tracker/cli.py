@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from tracker.config import ConfigError, Settings, load_settings
 from tracker.export import safe_cell
@@ -163,25 +163,9 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _dossier_rows(engine: Engine, unit: str | None = None, code: str | None = None):
-    from tracker.models import Dossier, Procedure, Unit
-
-    q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
-                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
-                Procedure.limit_value.label("p_limit_value"), Procedure.limit_unit.label("p_limit_unit"))
-         .join(Unit, Unit.id == Dossier.unit_id)
-         .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
-         .order_by(Dossier.id))
-    if unit:
-        q = q.where(Unit.code == unit)
-    if code:
-        q = q.where(Dossier.code == code)
-    with engine.connect() as conn:
-        yield from conn.execute(q.execution_options(yield_per=5000)).mappings()
-
-
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.derive import classify_row, now_local
+    from tracker.queries import dossier_rows
 
     engine = _engine(settings)
     _fresh(engine, settings)
@@ -189,7 +173,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     cal, rules = settings.work_calendar(), settings.rule_settings()
     counts: Counter[str] = Counter()
     listing = []
-    for r in _dossier_rows(engine, unit=args.unit):
+    for r in dossier_rows(engine, unit=args.unit):
         c, _ = classify_row(r, as_of, cal, rules)
         counts[c.cls] += 1
         if args.list:
@@ -212,11 +196,12 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.derive import classify_row, now_local
+    from tracker.queries import dossier_rows
     from tracker.rules import explain_due
 
     engine = _engine(settings)
     _fresh(engine, settings)
-    rows = list(_dossier_rows(engine, code=args.code))
+    rows = list(dossier_rows(engine, code=args.code))
     if not rows:
         raise CliError(f"dossier '{args.code}': not found")
     r = rows[0]

@@ -1,0 +1,27 @@
+"""Read queries more than one caller needs (the CLI's classify and dossier commands, the demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.engine import Engine
+
+from tracker.models import Dossier, Procedure, Unit
+
+
+def dossier_rows(engine: Engine, unit: str | None = None, code: str | None = None) -> Iterator[RowMapping]:
+    """Every dossier (of one unit, or one code) with its unit and the procedure's time limit, in id order,
+    streamed: what `tracker.derive.classify_row` needs."""
+    q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
+                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
+                Procedure.limit_value.label("p_limit_value"), Procedure.limit_unit.label("p_limit_unit"))
+         .join(Unit, Unit.id == Dossier.unit_id)
+         .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+         .order_by(Dossier.id))
+    if unit:
+        q = q.where(Unit.code == unit)
+    if code:
+        q = q.where(Dossier.code == code)
+    with engine.connect() as conn:
+        yield from conn.execute(q.execution_options(yield_per=5000)).mappings()
