@@ -18,7 +18,7 @@ callers refresh stale rows first, as the CLI does with tracker.cli._fresh.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -291,9 +291,10 @@ _R = {"carried_over": R_CARRIED, "received_online": R_ONLINE, "received_offline"
 _F = {"early": F_EARLY, "on_time": F_ON_TIME, "late": F_LATE, "within": F_WITHIN, "overdue": F_OVERDUE}
 
 
-def grouped_counts(engine: Engine, group_col, start: date, t: datetime,
-                   comparison: str) -> dict[Any, ReportRow]:  # noqa: ANN001
-    """One GROUP BY query: {group value: ReportRow with the counts} for the dossiers in scope.
+def grouped_counts(engine: Engine, group_col, start: date, t: datetime, comparison: str,
+                   unit_ids: Collection[int] | None = None) -> dict[Any, ReportRow]:  # noqa: ANN001
+    """One GROUP BY query: {group value: ReportRow with the counts} for the dossiers in scope
+    (and of the units `unit_ids`, when given: a dashboard user's units).
 
     The inner select gives each dossier two small bucket numbers; the outer one sums them per
     group with SUM(CASE …). OFFSET 0 keeps SQLite from flattening the two: its GROUP BY sorts
@@ -306,8 +307,9 @@ def grouped_counts(engine: Engine, group_col, start: date, t: datetime,
     r = case((c["carried_over"], R_CARRIED), (d.channel == ONLINE, R_ONLINE), else_=R_OFFLINE)
     result = case((d.result_class == "early", F_EARLY), (d.result_class == "late", F_LATE), else_=F_ON_TIME)
     f = case((c["finished"], result), (c["not_overdue"], F_WITHIN), else_=F_OVERDUE)
+    where = c["scope"] if unit_ids is None else and_(c["scope"], d.unit_id.in_(sorted(unit_ids) or [-1]))
     inner = (select(group_col.label("g"), r.label("r"), f.label("f"), d.apology_before_due.label("a"))
-             .where(c["scope"]).offset(0).subquery())
+             .where(where).offset(0).subquery())
 
     def n(cond) -> Any:  # noqa: ANN001
         return func.sum(case((cond, 1), else_=0))
@@ -414,11 +416,12 @@ def _level_key(level: str) -> tuple[int, str]:
 
 
 def period_report(engine: Engine, settings: Settings, start: date, end: date, *, as_of: datetime | None = None,
-                  by: str = "unit", rollup: bool = False) -> Report:
+                  by: str = "unit", rollup: bool = False, unit_ids: Collection[int] | None = None) -> Report:
     """The period report of RULES §6 for [start, end], grouped `by` unit|field|procedure|channel|level.
 
     `rollup` (by unit only): each unit's row counts its whole subtree, and units with dossiers only
-    below them get a row too. The total row always counts each dossier once."""
+    below them get a row too. The total row always counts each dossier once. `unit_ids`: only the
+    dossiers of these units (None: every unit); roll-up rows may then name units outside them."""
     if by not in BY:
         raise ValueError(f"by: '{by}' is not one of {', '.join(BY)}")
     if rollup and by != "unit":
@@ -427,7 +430,7 @@ def period_report(engine: Engine, settings: Settings, start: date, end: date, *,
     t = evaluation_moment(start, end, as_of)
     d = Dossier.__table__.c
     group_col = {"unit": d.unit_id, "level": d.unit_id, "channel": d.channel}.get(by, d.procedure_id)
-    counts = grouped_counts(engine, group_col, start, t, comparison)
+    counts = grouped_counts(engine, group_col, start, t, comparison, unit_ids)
 
     if by in ("unit", "level"):
         units = load_units(engine)

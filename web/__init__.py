@@ -48,7 +48,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
     from tracker.derive import now_local
-    from web import api, auth, i18n, views
+    from web import admin, api, auth, i18n, reports, views
 
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)
     csrf.exempt(api.bp)  # token auth, no cookies
 
     app.jinja_env.globals.update(t=i18n.t, lang=i18n.lang)

@@ -1,22 +1,28 @@
 """Logging in and out, the language switch, and the role checks every page uses.
 
-Sessions are Flask-Login's (signed cookie, HttpOnly, SameSite=Lax). Failed logins are counted per
-(username, client address): after MAX_FAILURES within WINDOW the pair is locked for WINDOW. The
-counter lives in the process; under gunicorn each worker counts on its own, so the effective
-limit is MAX_FAILURES × workers — still a throttle, and documented.
+Sessions are Flask-Login's (signed cookie, HttpOnly, SameSite=Lax). The user is read from the
+database on every request, so a change of role, units or active flag applies at the next request;
+the session also carries a stamp of the password hash, so a new password ends the old sessions.
+
+Failed logins are counted per (username, client address) in the `login_attempt` table, shared by
+every gunicorn worker and kept across restarts: after MAX_FAILURES within WINDOW the pair is
+refused (429) until its oldest counted failure leaves the window; a success clears the pair's
+failures. Rows older than the window are pruned as failures are written.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-import time
+import hashlib
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from sqlalchemy import Engine, delete, func, select
 
-from tracker.users import authenticate, get_user
+from tracker.users import LoginAttempt, authenticate, get_user
+from web import current_now
 from web.i18n import LANGS, t
 from web.scope import Scope, scope_for
 
@@ -36,13 +42,18 @@ class WebUser(UserMixin):
         self._scope: Scope | None = None
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{password_stamp(self.row)}"
 
     @property
     def scope(self) -> Scope:
         if self._scope is None:
             self._scope = scope_for(engine(), self.row)
         return self._scope
+
+
+def password_stamp(row: dict) -> str:
+    """Changes whenever the password does (each hash has its own salt); reveals nothing of it."""
+    return hashlib.sha256(row["password_hash"].encode()).hexdigest()[:16]
 
 
 def engine():  # noqa: ANN201
@@ -57,34 +68,47 @@ def init_app(app) -> None:  # noqa: ANN001
 
 
 @login_manager.user_loader
-def _load(user_id: str):  # noqa: ANN202
+def _load(session_id: str):  # noqa: ANN202
+    user_id, _, stamp = session_id.partition(".")
     try:
         row = get_user(engine(), int(user_id))
     except ValueError:
         return None
-    return WebUser(row) if row and row["active"] else None
+    if row is None or not row["active"] or stamp != password_stamp(row):
+        return None  # deactivated, or the password changed since this session began: logged out
+    return WebUser(row)
 
 
 class Throttle:
-    def __init__(self) -> None:
-        self._fails: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
+    """Failed logins per (username, address), stored in `login_attempt` (see the module's doc)."""
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        return [x for x in self._fails.get(key, []) if now - x < WINDOW]
+    def __init__(self, max_failures: int = MAX_FAILURES, window: int = WINDOW) -> None:
+        self.max_failures = max_failures
+        self.window = timedelta(seconds=window)
 
-    def locked(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= MAX_FAILURES
+    def locked(self, db: Engine, key: tuple[str, str], now: datetime) -> bool:
+        username, ip = key
+        with db.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(LoginAttempt).where(
+                LoginAttempt.username == username, LoginAttempt.ip == ip,
+                LoginAttempt.attempted_at > now - self.window)).scalar_one()
+        return n >= self.max_failures
 
-    def fail(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._fails[key] = [*self._recent(key, now), now]
+    def fail(self, db: Engine, key: tuple[str, str], now: datetime) -> None:
+        username, ip = key
+        with db.begin() as conn:
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+            conn.execute(LoginAttempt.__table__.insert().values(username=username, ip=ip, attempted_at=now))
 
-    def clear(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
+    def clear(self, db: Engine, key: tuple[str, str]) -> None:
+        username, ip = key
+        with db.begin() as conn:
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.ip == ip))
+
+    def reset(self, db: Engine) -> None:
+        """Forget every failure (tests)."""
+        with db.begin() as conn:
+            conn.execute(delete(LoginAttempt))
 
 
 throttle = Throttle()
@@ -105,16 +129,16 @@ def login():  # noqa: ANN201
     status = 200
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:100]
-        key = (username.lower(), request.remote_addr or "")
-        if throttle.locked(key):
+        key = (username.lower(), (request.remote_addr or "")[:64])
+        if throttle.locked(engine(), key, current_now()):
             error, status = t("locked"), 429
         else:
             row = authenticate(engine(), username, request.form.get("password", ""))
             if row is None:
-                throttle.fail(key)
+                throttle.fail(engine(), key, current_now())
                 error, status = t("bad_login"), 401
             else:
-                throttle.clear(key)
+                throttle.clear(engine(), key)
                 lang = session.get("lang")
                 session.clear()
                 if lang:

@@ -5,7 +5,8 @@ the semantics of RULES §5, evaluated at one moment T:
 - unfinished at T: status not 1/3, received by T, finish_at NULL or after T;
 - paused: status 5 or 6 (the clock is stopped);
 - overdue: not paused, due_used_at before the cut (T's midnight in date mode, T in datetime mode);
-- at risk: not paused, not overdue, due_used_at <= tracker.rules.at_risk_boundary(T).
+- at risk: not paused, not overdue, due_used_at <= tracker.rules.at_risk_boundary(T);
+- overdue by more than N working days (gt3, gt7, gt30): due_used_at before `late_cut(T, N)`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,25 @@ from web.scope import Scope
 d = Dossier.__table__.c
 PAGE_SIZE = 50
 HOW_LATE = ("any", "overdue", "at_risk", "past_new", "gt3", "gt7", "gt30")
+LATE_DAYS = {"gt3": 3, "gt7": 7, "gt30": 30}  # overdue by more than this many working days
 
 
 def overdue_cut(t: datetime, comparison: str) -> datetime:
     return datetime.combine(t.date(), time(0)) if comparison == "date" else t
+
+
+def late_cut(cal: WorkCalendar, t: datetime, comparison: str, days: int) -> datetime:
+    """A dossier is overdue by more than `days` working days at T exactly when its due is before this.
+
+    Datetime mode: the moment `days` working days of office time before T (the earliest such moment,
+    so a due at 11:30 or 17:00 counts as the end of its session). Date mode ignores the time of day
+    like overdue_cut: T stands for the end of its date, and the cut is the midnight starting the
+    date `days` working days earlier; so on Friday a dossier due on Monday is 4 working days late
+    (Tue, Wed, Thu, Fri), one due on Tuesday 3 — as jobs.digest counts them."""
+    ref = t if comparison == "datetime" else datetime.combine(t.date() + timedelta(days=1), time(0))
+    cal.is_working_day(ref.date() - timedelta(days=2 * days + 30))  # load the years first: positions shift
+    moment = cal.moment(cal.position(ref) - days * cal.day_seconds, prefer_end=True)
+    return overdue_cut(moment, comparison)
 
 
 _CALENDARS: dict[str, WorkCalendar] = {}
@@ -173,9 +189,10 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
     kind = {"overdue": c["overdue"], "at_risk": c["at_risk"], "past_new": c["past_new"]}.get(
         f.how_late, or_(c["overdue"], c["at_risk"]))
     cond = [c["unfinished"], kind]
-    days = {"gt3": 3, "gt7": 7, "gt30": 30}.get(f.how_late)
+    days = LATE_DAYS.get(f.how_late)
     if days:
-        cond.append(d.due_used_at < c["cut"] - timedelta(days=days))
+        comparison = settings.rule_settings().comparison
+        cond.append(d.due_used_at < late_cut(work_calendar(settings, t), t, comparison, days))
     if f.unit:
         node = unit_tree(engine).by_code.get(f.unit)
         cond.append(d.unit_id.in_(sorted(unit_tree(engine).subtree(node.id)) if node else [-1]))

@@ -13,7 +13,6 @@ from sqlalchemy import case, func, select
 
 from tracker.export import safe_cell
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
-from tracker.users import list_users
 from web import current_now
 from web.auth import current_user, engine, login_required, roles_required
 from web.i18n import fmt_dt, fmt_num, t
@@ -442,27 +441,3 @@ def calendar():  # noqa: ANN201
     year = max(1990, min(year, 2100))
     days = settings().work_calendar().year_days(year)
     return render_template("calendar.html", year=year, days=days)
-
-
-# ----- admin ---------------------------------------------------------------------------------------
-
-
-@bp.get("/admin")
-@roles_required("admin")
-def admin():  # noqa: ANN201
-    with engine().connect() as conn:
-        unit_rows = {u.id: u for u in conn.execute(select(Unit.id, Unit.digest_recipients)).all()}
-    tree = unit_tree(engine())
-    shown = [(s.key, "••••••" if s.secret else _setting_text(v)) for s, v in settings().items()]
-    return render_template("admin.html", users=list_users(engine()), units=tree.ordered(), recipients={
-        k: v.digest_recipients for k, v in unit_rows.items()}, settings=shown)
-
-
-def _setting_text(value) -> str:  # noqa: ANN001
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)

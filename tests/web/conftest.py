@@ -87,7 +87,7 @@ def client_for(app):
             assert resp.status_code == 302, resp.text
         return c
 
-    throttle._fails.clear()
+    throttle.reset(app.extensions["tthc_engine"])
     return make
 
 

@@ -1,0 +1,257 @@
+"""The admin pages (role admin only): users, units' names and digest recipients, the settings
+(read-only), and the log of every change made here.
+
+The forms post back to themselves with Flask-WTF's CSRF token. The rules live in tracker.users,
+shared with `tthc users add`; this module reads the forms and translates refusals.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_user
+from sqlalchemy import select
+
+from tracker.models import Unit
+from tracker.users import (
+    ALL_UNITS_ROLES,
+    DISPLAY_NAME_MAX,
+    PASSWORD_MIN,
+    ROLES,
+    RecipientsError,
+    UserError,
+    create_user,
+    get_user,
+    list_users,
+    recent_events,
+    set_password,
+    update_unit,
+    update_user,
+    user_unit_ids,
+)
+from web.auth import WebUser, current_user, engine, roles_required
+from web.i18n import t
+from web.scope import forget_tree, unit_tree
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+EVENTS_SHOWN = 50
+
+
+@bp.get("")
+@roles_required("admin")
+def index():  # noqa: ANN201
+    settings = current_app.config["TTHC_SETTINGS"]
+    shown = [(s.key, "••••••" if s.secret else _setting_text(v)) for s, v in settings.items()]
+    events = recent_events(engine(), EVENTS_SHOWN)
+    for e in events:
+        e["what"], e["action_text"] = _describe(e), _action(e["action"])
+    return render_template("admin.html", users=list_users(engine()), units=_units(), settings=shown, events=events)
+
+
+# ----- users ---------------------------------------------------------------------------------------
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def user_new():  # noqa: ANN201
+    form = {"username": "", "display_name": "", "role": "reception", "units": [], "active": True}
+    errors: list[str] = []
+    if request.method == "POST":
+        form = _user_form()
+        form["username"] = request.form.get("username", "").strip()[:200]
+        errors = _password_errors()
+        if not errors:
+            try:
+                create_user(engine(), form["username"], form["role"], request.form.get("password", ""),
+                            unit_codes=form["units"], display_name=form["display_name"],
+                            actor=current_user.username)
+            except UserError as exc:
+                errors = _messages(exc)
+        if not errors:
+            flash(t("adm_user_added", u=form["username"]))
+            return redirect(url_for("admin.index"))
+    return _user_page(None, form, errors)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_edit(user_id: int):  # noqa: ANN201
+    user = get_user(engine(), user_id) or abort(404)
+    form = _stored_form(user)
+    errors: list[str] = []
+    if request.method == "POST":
+        form = _user_form()
+        form["active"] = request.form.get("active") == "1"
+        try:
+            changed = update_user(engine(), user_id, role=form["role"], unit_codes=form["units"],
+                                  active=form["active"], display_name=form["display_name"],
+                                  actor_id=current_user.id, actor=current_user.username)
+        except UserError as exc:
+            errors = _messages(exc)
+        else:
+            flash(t("adm_user_saved", u=user["username"]) if changed else t("adm_nothing_changed"))
+            return redirect(url_for("admin.index"))
+    return _user_page(user, form, errors)
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required("admin")
+def user_password(user_id: int):  # noqa: ANN201
+    user = get_user(engine(), user_id) or abort(404)
+    errors = _password_errors()
+    if not errors:
+        try:
+            set_password(engine(), user_id, request.form.get("password", ""), actor=current_user.username)
+        except UserError as exc:
+            errors = _messages(exc)
+    if errors:
+        return _user_page(user, _stored_form(user), [], password_errors=errors)
+    if user_id == current_user.id:  # a new password ends old sessions; not the one that set it
+        login_user(WebUser(get_user(engine(), user_id)))
+    flash(t("adm_password_set", u=user["username"]))
+    return redirect(url_for("admin.index"))
+
+
+def _stored_form(user: dict) -> dict:
+    tree = unit_tree(engine())
+    return {"display_name": user["display_name"], "role": user["role"], "active": user["active"],
+            "units": [tree.by_id[u].code for u in user_unit_ids(engine(), user["id"]) if u in tree.by_id]}
+
+
+def _user_form() -> dict:
+    role = request.form.get("role", "")
+    units = request.form.getlist("units")
+    # roles that see every unit have none; a unit left selected in the list is not an error
+    return {"display_name": request.form.get("display_name", "")[:DISPLAY_NAME_MAX * 2], "role": role,
+            "units": [] if role in ALL_UNITS_ROLES else [u for u in units if u][:1000], "active": True}
+
+
+def _password_errors() -> list[str]:
+    if request.form.get("password", "") != request.form.get("password2", ""):
+        return [t("adm_err_password_mismatch")]
+    return []
+
+
+def _user_page(user: dict | None, form: dict, errors: list[str], *, password_errors: list[str] = ()):  # noqa: ANN202
+    status = 400 if errors or password_errors else 200
+    return render_template("admin_user.html", user=user, form=form, errors=errors, password_errors=password_errors,
+                           roles=ROLES, units=unit_tree(engine()).ordered(), password_min=PASSWORD_MIN), status
+
+
+# ----- units ---------------------------------------------------------------------------------------
+
+
+@bp.route("/units/<path:code>", methods=["GET", "POST"])
+@roles_required("admin")
+def unit_edit(code: str):  # noqa: ANN201
+    with engine().connect() as conn:
+        unit = conn.execute(select(Unit).where(Unit.code == code)).mappings().first() or abort(404)
+    tree = unit_tree(engine())
+    parent = tree.by_id.get(unit["parent_id"]) if unit["parent_id"] else None
+    form = {"name": unit["name"], "recipients": unit["digest_recipients"]}
+    errors: list[str] = []
+    if request.method == "POST":
+        form = {"name": request.form.get("name", "")[:2000], "recipients": request.form.get("recipients", "")[:20000]}
+        try:
+            changed = update_unit(engine(), code, name=form["name"], recipients=form["recipients"],
+                                  actor=current_user.username)
+        except UserError as exc:
+            errors = _messages(exc)
+        else:
+            forget_tree(engine())
+            flash(t("adm_unit_saved", c=code) if changed else t("adm_nothing_changed"))
+            return redirect(url_for("admin.index"))
+    return render_template("admin_unit.html", unit=unit, parent=parent, form=form, errors=errors), \
+        400 if errors else 200
+
+
+def _units() -> list[dict]:
+    tree = unit_tree(engine())
+    with engine().connect() as conn:
+        recipients = dict(conn.execute(select(Unit.id, Unit.digest_recipients)).all())
+    out = []
+    for u, depth in tree.ordered():
+        parent = tree.by_id.get(u.parent_id) if u.parent_id else None
+        out.append({"unit": u, "depth": depth, "parent": parent, "recipients": recipients.get(u.id, "")})
+    return out
+
+
+# ----- messages ------------------------------------------------------------------------------------
+
+
+def _messages(exc: UserError) -> list[str]:
+    """The refusal in the page's language; the English text of tracker.users is for the CLI."""
+    r, v = exc.reason, exc.value
+    if isinstance(exc, RecipientsError):
+        return [t("adm_err_recipient", a=a) for a in exc.bad]
+    if r == "username_empty":
+        return [t("adm_err_username_empty")]
+    if r == "username_invalid":
+        return [t("adm_err_username_invalid", u=v)]
+    if r == "username_taken":
+        return [t("adm_err_username_taken", u=v)]
+    if r == "role":
+        return [t("adm_err_role", r=v)]
+    if r == "units_required":
+        return [t("adm_err_units_required")]
+    if r == "unit_not_found":
+        return [t("adm_err_unit_not_found", c=v)]
+    if r == "password_short":
+        return [t("adm_err_password_short", n=PASSWORD_MIN)]
+    if r == "password_long":
+        return [t("adm_err_password_long")]
+    if r == "display_name_long":
+        return [t("adm_err_display_name_long", n=DISPLAY_NAME_MAX)]
+    if r == "self_demote":
+        return [t("adm_err_self_demote")]
+    if r == "last_admin":
+        return [t("adm_err_last_admin")]
+    if r == "unit_name_empty":
+        return [t("adm_err_unit_name_empty")]
+    if r == "unit_name_long":
+        return [t("adm_err_unit_name_long")]
+    if r == "user_not_found":
+        abort(404)
+    return [str(exc)]
+
+
+def _describe(event: dict) -> str:
+    """What an admin_event changed, in the page's language. Changes are stored as [old, new]."""
+    d = event["detail"]
+    if event["action"] == "user_added":
+        return f"{t('role')}: {_role(d.get('role', ''))}; {t('units')}: {', '.join(d.get('units', [])) or '—'}"
+    parts = []
+    if "role" in d:
+        parts.append(f"{t('role')}: {_role(d['role'][0])} → {_role(d['role'][1])}")
+    if "units" in d:
+        parts.append(f"{t('units')}: " + " → ".join(", ".join(u) or "—" for u in d["units"]))
+    if "active" in d:
+        parts.append(f"{t('active')}: " + " → ".join(t("yes") if a else t("no") for a in d["active"]))
+    if "display_name" in d:
+        parts.append(t("adm_display_name_changed"))
+    if "name" in d:
+        parts.append(f"{t('name')}: {d['name'][0]} → {d['name'][1]}")
+    if "recipients" in d:
+        parts.append(t("adm_recipients_count", a=d["recipients"][0], b=d["recipients"][1]))
+    return "; ".join(parts)
+
+
+def _action(action: str) -> str:
+    return {"user_added": t("adm_ev_user_added"), "user_changed": t("adm_ev_user_changed"),
+            "password_reset": t("adm_ev_password_reset"), "unit_changed": t("adm_ev_unit_changed")}.get(action, action)
+
+
+def _role(role: str) -> str:
+    return {"admin": t("role_admin"), "cchc": t("role_cchc"), "unit_head": t("role_unit_head"),
+            "reception": t("role_reception")}.get(role, role)
+
+
+def _setting_text(value) -> str:  # noqa: ANN001
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)

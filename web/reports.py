@@ -1,0 +1,607 @@
+"""The CCHC office's pages: "Báo cáo" (the period report of RULES §6, its downloads and a chart),
+"Chấm điểm" (the 766 score and the [[scoring.rules]], each with its inputs) and "Kiểm tra" (the
+audits of tracker.audits, listable and exportable).
+
+Thin, like web.views: tracker.reports, tracker.scoring and tracker.audits give the answers; this
+module reads the period from the query string, scopes to the user's units on the server, caches
+the heavy queries and formats. Scoping: the report is counted over the user's units only
+(period_report's `unit_ids`), so every grouping (field, procedure, channel …) holds just their
+dossiers; audit rows are kept by unit. A `unit` parameter narrows to that unit's subtree; one
+outside the user's scope is a 404, as everywhere.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import csv
+import io
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
+from web import current_now
+from web.auth import current_user, engine, login_required, roles_required
+from web.i18n import fmt_dt, fmt_num, t
+from web.scope import unit_tree
+
+bp = Blueprint("reports", __name__)
+SCORE_ROLES = ("admin", "cchc")  # scores are province-wide
+AUDIT_ROLES = ("admin", "cchc", "unit_head")
+AUDITS = ("beyond-limit", "no-apology", "no-due")
+PAGE_SIZE = 50
+CHART_MAX = 80  # bars; the table has every row
+YEARS = (1990, 2100)
+DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y")
+RUNNING_BUCKET = 300  # seconds: a running period's report is reused within one such slice of the clock
+CACHE_MAX = 200
+FILE_BY = {"unit": "don-vi", "field": "linh-vuc", "procedure": "thu-tuc", "channel": "kenh", "level": "cap"}
+FILE_AUDIT = {"beyond-limit": "hen-tra-vuot-quy-dinh", "no-apology": "qua-han-khong-xin-loi",
+              "no-due": "thieu-ngay-hen-tra"}
+
+
+def settings():  # noqa: ANN201
+    return current_app.config["TTHC_SETTINGS"]
+
+
+# ----- the period picker ---------------------------------------------------------------------------
+
+
+def period_options() -> list[str]:
+    """The choices of the period select: months, quarters, halves, the year, a custom range."""
+    return ([f"m{i}" for i in range(1, 13)] + [f"q{i}" for i in range(1, 5)] + ["h1", "h2", "y", "range"])
+
+
+def period_bounds(kind: str, year: int) -> tuple[date, date]:
+    """[first day, last day] of a month (m1..m12), quarter (q1..q4), half-year (h1, h2) or year (y)."""
+    n = int(kind[1:]) if len(kind) > 1 else 0
+    first, last = {"m": (n, n), "q": (3 * n - 2, 3 * n), "h": (6 * n - 5, 6 * n), "y": (1, 12)}[kind[0]]
+    return date(year, first, 1), date(year, last, _calendar.monthrange(year, last)[1])
+
+
+def parse_day(text: str) -> date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_as_of(text: str, now: datetime) -> datetime | None:
+    """'dd/mm/yyyy [HH:MM[:SS]]', 'yyyy-mm-dd[ HH:MM]' or an <input type=datetime-local> value. A bare
+    date means the end of that day (today: now). None when it cannot be read."""
+    from tracker.ingest.values import ValueProblem, parse_datetime
+
+    s = text.strip()
+    day = parse_day(s)
+    if day is not None:
+        return min(datetime.combine(day, END_OF_DAY), now) if day == now.date() else datetime.combine(day, END_OF_DAY)
+    try:
+        return parse_datetime(s.replace("T", " ", 1) if len(s) > 10 and s[10:11] == "T" else s)
+    except ValueProblem:
+        return None
+
+
+@dataclass
+class Choice:
+    """What the form asked for (echoed back as typed) and what it means."""
+
+    period: str
+    year: str
+    start_text: str = ""
+    end_text: str = ""
+    as_of_text: str = ""
+    by: str = "unit"
+    rollup: bool = False
+    unit: str = ""
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    start: date | None = None
+    end: date | None = None  # the last day, cut at the moment's day ("month to date")
+    moment: datetime | None = None  # the explicit "as of", else now
+    as_of: datetime | None = None  # the explicit "as of" only
+
+    def query(self, **change: Any) -> dict[str, str]:
+        """The query string that asks for this choice again (downloads, pages, other tabs)."""
+        q = {"period": self.period, "year": self.year, "from": self.start_text, "to": self.end_text,
+             "as_of": self.as_of_text, "by": self.by, "rollup": "1" if self.rollup else "", "unit": self.unit}
+        q.update({k: str(v) for k, v in change.items()})
+        return {k: v for k, v in q.items() if v}
+
+
+def read_choice(args, now: datetime, *, grouping: bool = True) -> Choice:  # noqa: ANN001
+    """The period, as-of moment, grouping (unless `grouping` is off: pages with no grouping ignore
+    it) and unit from the query string; every problem is a message naming the field and the value,
+    in `errors`."""
+    period = args.get("period", "").strip()
+    if not period:
+        period = "range" if args.get("from") or args.get("to") else f"m{now.month}"
+    c = Choice(period=period, year=args.get("year", "").strip() or str(now.year),
+               start_text=args.get("from", "").strip()[:40], end_text=args.get("to", "").strip()[:40],
+               as_of_text=args.get("as_of", "").strip()[:40], unit=args.get("unit", "").strip()[:100])
+    if grouping:
+        c.by = args.get("by", "unit").strip() or "unit"
+        c.rollup = args.get("rollup", "") in ("1", "on", "true")
+    if c.by not in BY:
+        c.errors.append(t("err_by", v=c.by[:40]))
+    if c.rollup and c.by != "unit":
+        c.rollup = False
+    c.moment = now
+    if c.as_of_text:
+        c.as_of = parse_as_of(c.as_of_text, now)
+        if c.as_of is None:
+            c.errors.append(t("err_as_of", v=c.as_of_text))
+        elif c.as_of > now:
+            c.errors.append(t("err_future", v=fmt_dt(c.as_of)))
+        else:
+            c.moment = c.as_of
+    if period == "range":
+        c.start, c.end = _read_range(c)
+    elif period in period_options():
+        if not c.year.isdigit() or not YEARS[0] <= int(c.year) <= YEARS[1]:
+            c.errors.append(t("err_year", v=c.year[:40], a=YEARS[0], b=YEARS[1]))
+        else:
+            c.start, c.end = period_bounds(period, int(c.year))
+        if c.start_text or c.end_text:
+            c.notes.append(t("dates_ignored"))
+    else:
+        c.errors.append(t("err_period", v=period[:40]))
+    if c.start is not None and c.end is not None and not c.errors:
+        if c.start > c.moment.date():
+            c.errors.append(t("err_not_begun", a=c.start.strftime("%d/%m/%Y"), b=fmt_dt(c.moment)))
+        else:
+            c.end = min(c.end, c.moment.date())
+    return c
+
+
+def _read_range(c: Choice) -> tuple[date | None, date | None]:
+    days: list[date | None] = []
+    for label, text in ((t("from_date"), c.start_text), (t("to_date"), c.end_text)):
+        day = parse_day(text) if text else None
+        if not text:
+            c.errors.append(t("err_date_missing", f=label))
+        elif day is None or not YEARS[0] <= day.year <= YEARS[1]:
+            c.errors.append(t("err_date", f=label, v=text))
+            day = None
+        days.append(day)
+    start, end = days
+    if start is not None and end is not None and end < start:
+        c.errors.append(t("err_range", a=start.strftime("%d/%m/%Y"), b=end.strftime("%d/%m/%Y")))
+    return start, end
+
+
+def _unit_ids(c: Choice) -> frozenset[int] | None:
+    """The units the page counts: the user's scope, narrowed to the `unit` parameter's subtree.
+    None: every unit. A unit that does not exist or is outside the scope: 404."""
+    scope = current_user.scope
+    ids = scope.unit_ids
+    if c.unit:
+        tree = unit_tree(engine())
+        node = tree.by_code.get(c.unit)
+        if node is None or not scope.allows(node.id):
+            abort(404)
+        sub = tree.subtree(node.id)
+        ids = frozenset(sub if ids is None else sub & ids)
+    return ids
+
+
+# ----- the cache -----------------------------------------------------------------------------------
+
+
+_CACHE: dict[tuple, object] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """A value per key for this process. Keys carry the data version (web.views._data_version:
+    it changes whenever an import ran), the settings fingerprint and the evaluation moment, or
+    for a running period evaluated now, the RUNNING_BUCKET slice of the clock it falls in: an
+    entry is never stale, only superseded. Cleared whole when it grows past CACHE_MAX."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        if len(_CACHE) >= CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = value
+    return value
+
+
+def _moment_key(c: Choice) -> tuple:
+    """How the cache tells evaluation moments apart (see `cached`)."""
+    t_ = evaluation_moment(c.start, c.end, c.moment)
+    if c.as_of is not None or t_ == datetime.combine(c.end, END_OF_DAY):
+        return ("at", t_)
+    if current_app.testing:  # tests freeze the clock: the exact moment
+        return ("now", t_)
+    stamp = int(t_.timestamp()) // RUNNING_BUCKET
+    return ("now", stamp)
+
+
+def _base_key(c: Choice) -> tuple:
+    from web.views import _data_version
+
+    return (str(engine().url), settings().fingerprint(), _data_version(), c.start, c.end, _moment_key(c))
+
+
+def build_report(c: Choice, ids: frozenset[int] | None, *, by: str | None = None, rollup: bool | None = None) -> Report:
+    """tracker.reports.period_report over the units `ids` (None: all), cached. With a roll-up, the
+    rows of units above the scope are dropped and depths start at 0 for the scope's top."""
+    from tracker.reports import period_report
+
+    by = c.by if by is None else by
+    rollup = c.rollup if rollup is None else rollup
+    key = ("report", *_base_key(c), by, rollup, None if ids is None else tuple(sorted(ids)))
+
+    def compute() -> Report:
+        report = period_report(engine(), settings(), c.start, c.end, as_of=c.moment, by=by, rollup=rollup,
+                               unit_ids=ids)
+        if ids is not None and by == "unit":
+            tree = unit_tree(engine())
+            report.rows = [r for r in report.rows if (u := tree.by_code.get(r.key)) is not None and u.id in ids]
+            top = min((r.depth for r in report.rows), default=0)
+            for r in report.rows:
+                r.depth -= top
+        return report
+
+    return cached(key, compute)
+
+
+# ----- Báo cáo -------------------------------------------------------------------------------------
+
+
+def _by_label(by: str) -> str:
+    return {"unit": t("by_unit"), "level": t("by_level"), "field": t("by_field"), "procedure": t("by_procedure"),
+            "channel": t("by_channel")}[by]
+
+
+def _reporting_unit(c: Choice, ids: frozenset[int] | None) -> str:
+    """Who the report is of, for the XLSX title block: the chosen unit, else the top units of the
+    user's scope; empty for the whole province."""
+    if ids is None:
+        return ""
+    tree = unit_tree(engine())
+    if c.unit and c.unit in tree.by_code:
+        return tree.by_code[c.unit].name
+    tops = [u for u, depth in tree.ordered(set(ids)) if u.parent_id not in ids]
+    return ", ".join(u.name for u in tops[:5]) + (" …" if len(tops) > 5 else "")
+
+
+def hbar_chart(rows: list[ReportRow], total: ReportRow) -> dict:
+    """On-time rate per row as horizontal bars, best first, server-rendered SVG (no script, no style
+    attribute: the CSP stays strict). A dashed line marks the total's rate."""
+    label_w, bar_w, row_h, top = 250, 330, 18, 22
+    ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.name))
+    shown = ranked[:CHART_MAX]
+    bars = []
+    for i, r in enumerate(shown):
+        rate = r.on_time_rate
+        y = top + i * row_h
+        width = 0 if rate is None else round(bar_w * float(rate) / 100, 1)
+        name = r.name if len(r.name) <= 38 else r.name[:37] + "…"
+        bars.append({"y": y, "w": width, "h": row_h - 5, "ty": y + row_h - 8, "label": name, "title": r.name,
+                     "value": "—" if rate is None else fmt_num(rate, 1) + "%", "vx": label_w + width + 4})
+    h = top + len(shown) * row_h + 8
+    ticks = [{"x": round(label_w + bar_w * p / 100, 1), "label": f"{p}%"} for p in (0, 25, 50, 75, 100)]
+    avg = total.on_time_rate
+    return {"w": label_w + bar_w + 60, "h": h, "x0": label_w, "bar_w": bar_w, "bars": bars, "ticks": ticks,
+            "top": top, "more": len(ranked) - len(shown),
+            "avg_x": None if avg is None else round(label_w + bar_w * float(avg) / 100, 1),
+            "avg": "—" if avg is None else fmt_num(avg, 1) + "%"}
+
+
+def _bad_download(errors: list[str]) -> Response:
+    return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
+
+
+def _attachment(body: bytes | str, filename: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _report_or_refusal(c: Choice, ids: frozenset[int] | None) -> tuple[Report | None, str | None]:
+    try:
+        return build_report(c, ids), None
+    except ReportInvariantError:
+        current_app.logger.exception("period report %s..%s by %s refused", c.start, c.end, c.by)
+        return None, t("report_refused")
+    except ValueError as exc:  # the choice was checked; evaluation_moment says what is still wrong
+        return None, str(exc)
+
+
+@bp.get("/reports")
+@bp.get("/reports.<fmt>")
+@login_required
+def reports(fmt: str | None = None):  # noqa: ANN201
+    if fmt not in (None, "csv", "xlsx"):
+        abort(404)
+    c = read_choice(request.args, current_now())
+    ids = _unit_ids(c)
+    if c.errors:
+        if fmt:
+            return _bad_download(c.errors)
+        return _render_report(c, None), 400
+    report, refusal = _report_or_refusal(c, ids)
+    if report is None:
+        if fmt:
+            return Response(refusal + "\n", status=503, mimetype="text/plain")
+        c.errors.append(refusal)
+        return _render_report(c, None), 503
+    name = f"bao-cao-{FILE_BY[c.by]}-{c.start:%Y%m%d}-{c.end:%Y%m%d}"
+    if fmt == "xlsx":
+        return _attachment(report_xlsx(report, _reporting_unit(c, ids)), f"{name}.xlsx",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt == "csv":
+        return _attachment(report_csv(report), f"{name}.csv", "text/csv")
+    return _render_report(c, report)
+
+
+def _render_report(c: Choice, report: Report | None) -> str:
+    return render_template("reports.html", c=c, report=report, units=_unit_choices(),
+                           by_label=_by_label(c.by if c.by in BY else "unit"),
+                           chart=None if report is None else hbar_chart(report.rows, report.total),
+                           mode=None if report is None else _mode(report.comparison))
+
+
+def _mode(comparison: str) -> str:
+    return t("mode_date") if comparison == "date" else t("mode_datetime")
+
+
+def _unit_choices() -> list:
+    """(unit, depth) for the unit select: the user's units in tree order."""
+    scope = current_user.scope
+    return unit_tree(engine()).ordered(None if scope.all_units else set(scope.unit_ids))
+
+
+def report_xlsx(report: Report, reporting_unit: str) -> bytes:
+    """The Biểu 06 workbook, written by the function `tthc report --format xlsx` uses."""
+    from tracker.report_xlsx import write_report_xlsx
+
+    province = settings().get("report.province")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_report_xlsx(report, Path(tmp) / "report.xlsx", province=province, reporting_unit=reporting_unit)
+        return path.read_bytes()
+
+
+REPORT_COLUMNS = ("total", "carried_over", "received_online", "received_offline", "finished", "early", "on_time",
+                  "late", "unfinished", "within", "overdue", "on_time_rate", "score_766")
+
+
+def report_header(by: str) -> list[str]:
+    return [t("row_no"), t("group_code"), _by_label(by), t("total"), t("carried_over"), t("received_online"),
+            t("received_offline"), t("finished"), t("early"), t("on_time"), t("late"), t("unfinished"),
+            t("within"), t("overdue"), t("on_time_rate_pct"), t("score_766")]
+
+
+def report_csv(report: Report) -> str:
+    """The table on screen as CSV: UTF-8 with a BOM for Excel, text cells made safe from formulas,
+    counts as integers, the rate and the score with a decimal point."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(report_header(report.by))
+    for no, r in [*enumerate(report.rows, start=1), ("", report.total)]:
+        d = r.as_dict()
+        name = t("grand_total") if r is report.total else r.name
+        w.writerow([no, _safe(r.key), _safe(name), *(("" if d[k] is None else d[k]) for k in REPORT_COLUMNS)])
+    return "\ufeff" + buf.getvalue()
+
+
+def _safe(value: str) -> str:
+    from tracker.export import safe_cell
+
+    return safe_cell(value)
+
+
+# ----- Chấm điểm -----------------------------------------------------------------------------------
+
+
+def _metric_label(metric: str) -> str:
+    return {"766_progress": t("metric_766"), "share_units_full_on_time": t("metric_full_on_time"),
+            "overall_on_time_rate": t("metric_overall_rate"),
+            "share_late_with_apology": t("metric_apology")}.get(metric, metric)
+
+
+def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
+    """(the report, 766 overall, 766 per unit, rule lines, a problem with the rules or None)."""
+    from tracker.scoring import line_766, parse_rules, rule_line
+
+    report = build_report(c, None, by="unit", rollup=False)
+    overall = [line_766(report.total, "all", t("all_units"))]
+    units = [line_766(r, r.key, r.name) for r in report.rows]
+    try:
+        rules = parse_rules(settings().get("scoring.rules"))
+    except ValueError as exc:
+        return report, overall, units, [], f"scoring.rules: {exc}"
+    return report, overall, units, [rule_line(rule, report) for rule in rules], None
+
+
+@bp.get("/scores")
+@bp.get("/scores.<fmt>")
+@roles_required(*SCORE_ROLES)
+def scores(fmt: str | None = None):  # noqa: ANN201
+    if fmt not in (None, "csv"):
+        abort(404)
+    c = read_choice(request.args, current_now(), grouping=False)
+    c.unit = ""
+    if c.errors:
+        if fmt:
+            return _bad_download(c.errors)
+        return render_template("scores.html", c=c, lines=None), 400
+    try:
+        report, overall, units, rules, problem = _score_lines(c)
+    except ReportInvariantError:
+        current_app.logger.exception("period report %s..%s refused", c.start, c.end)
+        if fmt:
+            return Response(t("report_refused") + "\n", status=503, mimetype="text/plain")
+        c.errors.append(t("report_refused"))
+        return render_template("scores.html", c=c, lines=None), 503
+    if fmt == "csv":
+        return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
+                           "text/csv")
+    return render_template("scores.html", c=c, lines=True, overall=overall[0], units=units, rules=rules,
+                           problem=problem, metric_label=_metric_label, band_text=band_text, as_of=report.as_of)
+
+
+def _decimal(value: Decimal) -> str:
+    places = max(0, -int(value.normalize().as_tuple().exponent))
+    return fmt_num(value, places)
+
+
+def band_text(ln) -> str:  # noqa: ANN001
+    """The band a rule's value hit, e.g. '≥ 80% → 0,5 × 2'; proportional points or none hit said so."""
+    if ln.band is not None:
+        threshold, fraction = ln.band
+        return f"≥ {_decimal(threshold)}% → {_decimal(fraction)} × {_decimal(ln.max_points)}"
+    if ln.denominator == 0:
+        return t("nothing_to_measure")
+    return t("below_bands") if ln.banded else t("proportional")
+
+
+def scores_csv(lines: list) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([t("score_rule"), t("metric"), t("level"), t("group_code"), t("name"), t("numerator"),
+                t("denominator"), t("value_pct"), t("band"), t("points"), t("max_points"), t("explanation"),
+                t("note")])
+    for ln in lines:
+        d = ln.as_dict()
+        band = "" if ln.band is None else f">= {ln.band[0].normalize()}% -> {ln.band[1].normalize()}"
+        w.writerow([_safe(ln.rule), ln.metric, ln.level or "", _safe(ln.scope), _safe(ln.scope_name),
+                    ln.numerator, ln.denominator, "" if d["value"] is None else d["value"], band,
+                    "" if d["points"] is None else d["points"], d["max_points"], _safe(ln.explain()),
+                    _safe(ln.note)])
+    return "\ufeff" + buf.getvalue()
+
+
+# ----- Kiểm tra ------------------------------------------------------------------------------------
+
+
+def audit_rows(name: str, c: Choice, ids: frozenset[int] | None, *, detail: bool = False) -> list[dict[str, Any]]:
+    """The rows of one audit for the period, kept to the units `ids` (None: all). The unscoped
+    rows are cached; the scoping is a filter on each row's unit."""
+    from tracker.audits import run_audit
+
+    key = ("audit", *_base_key(c), name, detail)
+    rows = cached(key, lambda: run_audit(name, engine(), settings(), as_of=c.moment, start=c.start, end=c.end,
+                                         detail=detail))
+    if ids is None:
+        return rows
+    tree = unit_tree(engine())
+    codes = {tree.by_id[i].code for i in ids if i in tree.by_id}
+    return [r for r in rows if r["unit_code"] in codes]
+
+
+AUDIT_COLUMNS = {
+    ("beyond-limit", False): ("unit_code", "unit_name", "procedure_code", "procedure_name", "received",
+                              "beyond_limit", "share_percent", "max_excess_hours", "mean_excess_hours"),
+    ("beyond-limit", True): ("code", "unit_code", "unit_name", "procedure_code", "procedure_name", "received_at",
+                             "legal_due_at", "due_at", "excess_hours"),
+    ("no-apology", False): ("code", "unit_code", "unit_name", "procedure_code", "procedure_name", "class",
+                            "received_at", "due_at", "finish_at", "apology_at", "rescheduled_due_at"),
+    ("no-due", False): ("code", "unit_code", "unit_name", "procedure_code", "procedure_name", "channel",
+                        "received_at", "computed_due_at", "finish_at"),
+}
+
+
+NUMERIC = frozenset({"received", "beyond_limit", "share_percent", "max_excess_hours", "mean_excess_hours",
+                     "excess_hours"})
+
+
+def column_labels() -> dict[str, str]:
+    return {"code": t("code"), "unit_code": t("unit_code"), "unit_name": t("unit"),
+            "procedure_code": t("procedure_code"), "procedure_name": t("procedure"), "received": t("received"),
+            "beyond_limit": t("beyond_limit_n"), "share_percent": t("share_pct"),
+            "max_excess_hours": t("max_excess"), "mean_excess_hours": t("mean_excess"),
+            "received_at": t("received"), "legal_due_at": t("due_computed"), "due_at": t("due_recorded"),
+            "excess_hours": t("excess_hours"), "class": t("class"), "finish_at": t("finished_at"),
+            "apology_at": t("ev_apology"), "rescheduled_due_at": t("due_rescheduled"), "channel": t("channel"),
+            "computed_due_at": t("due_computed")}
+
+
+def _cell_text(key: str, value: Any) -> str:
+    """An audit cell as the page shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return fmt_dt(value)
+    if key == "class":
+        return {"late": t("late"), "overdue": t("overdue")}.get(value, str(value))
+    if key == "channel":
+        return {1: t("channel_1"), 2: t("channel_2"), 3: t("channel_3")}.get(value, str(value))
+    if isinstance(value, float | Decimal):
+        return fmt_num(value, 1 if key == "share_percent" else 2)
+    if isinstance(value, int):
+        return fmt_num(value)
+    return str(value)
+
+
+@dataclass
+class AuditPage:
+    name: str
+    detail: bool
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+@bp.get("/audits")
+@bp.get("/audits.<fmt>")
+@roles_required(*AUDIT_ROLES)
+def audits(fmt: str | None = None):  # noqa: ANN201
+    if fmt not in (None, "csv"):
+        abort(404)
+    c = read_choice(request.args, current_now(), grouping=False)
+    name = request.args.get("audit", "beyond-limit")
+    if name not in AUDITS:
+        c.errors.append(t("err_audit", v=name[:40]))
+        name = "beyond-limit"
+    detail = name == "beyond-limit" and request.args.get("detail", "") in ("1", "on", "true")
+    ids = _unit_ids(c)
+    if c.errors:
+        if fmt:
+            return _bad_download(c.errors)
+        return render_template("audits.html", c=c, audit=None, counts=None, labels=column_labels(),
+                               name=name, detail=detail, units=_unit_choices()), 400
+    rows = audit_rows(name, c, ids, detail=detail)
+    columns = AUDIT_COLUMNS[(name, detail)]
+    if fmt == "csv":
+        suffix = "-chi-tiet" if detail else ""
+        return _attachment(audit_csv(rows, columns), f"kiem-tra-{FILE_AUDIT[name]}{suffix}-{c.start:%Y%m%d}-"
+                                                     f"{c.end:%Y%m%d}.csv", "text/csv")
+    counts = {a: len(audit_rows(a, c, ids)) for a in AUDITS}
+    counts["beyond-limit-dossiers"] = sum(r["beyond_limit"] for r in audit_rows("beyond-limit", c, ids))
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    cells = [{k: _cell_text(k, r.get(k)) for k in columns} for r in shown]
+    audit = AuditPage(name, detail, columns, cells, len(rows), page, pages)
+    return render_template("audits.html", c=c, audit=audit, counts=counts, labels=column_labels(), name=name,
+                           detail=detail, units=_unit_choices(), numeric=NUMERIC,
+                           as_of=evaluation_moment(c.start, c.end, c.moment))
+
+
+def audit_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """An audit list as CSV (UTF-8 with a BOM); cells through tracker.audits.cell (safe text)."""
+    from tracker.audits import cell
+
+    labels = column_labels()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([labels[k] for k in columns])
+    for r in rows:
+        w.writerow([cell(r.get(k)) for k in columns])
+    return "\ufeff" + buf.getvalue()
