@@ -76,8 +76,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.register_blueprint(reports.bp)
     csrf.exempt(api.bp)  # token auth, no cookies
 
-    app.jinja_env.globals.update(t=i18n.t, lang=i18n.lang)
-    app.jinja_env.filters.update(d=i18n.fmt_date, dt=i18n.fmt_dt, num=i18n.fmt_num, rate=i18n.fmt_rate)
+    i18n.init_app(app, settings.var_dir / "translations")
 
     @app.after_request
     def _headers(resp):  # noqa: ANN001, ANN202

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import login_user
 from sqlalchemy import select
 
@@ -31,7 +33,6 @@ from tracker.users import (
     user_unit_ids,
 )
 from web.auth import WebUser, current_user, engine, roles_required
-from web.i18n import t
 from web.scope import forget_tree, unit_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -69,7 +70,7 @@ def user_new():  # noqa: ANN201
             except UserError as exc:
                 errors = _messages(exc)
         if not errors:
-            flash(t("adm_user_added", u=form["username"]))
+            flash(_("Đã thêm người dùng %(u)s.", u=form["username"]))
             return redirect(url_for("admin.index"))
     return _user_page(None, form, errors)
 
@@ -90,7 +91,7 @@ def user_edit(user_id: int):  # noqa: ANN201
         except UserError as exc:
             errors = _messages(exc)
         else:
-            flash(t("adm_user_saved", u=user["username"]) if changed else t("adm_nothing_changed"))
+            flash(_("Đã lưu người dùng %(u)s.", u=user["username"]) if changed else _("Không có gì thay đổi."))
             return redirect(url_for("admin.index"))
     return _user_page(user, form, errors)
 
@@ -109,7 +110,7 @@ def user_password(user_id: int):  # noqa: ANN201
         return _user_page(user, _stored_form(user), [], password_errors=errors)
     if user_id == current_user.id:  # a new password ends old sessions; not the one that set it
         login_user(WebUser(get_user(engine(), user_id)))
-    flash(t("adm_password_set", u=user["username"]))
+    flash(_("Đã đặt mật khẩu mới cho %(u)s.", u=user["username"]))
     return redirect(url_for("admin.index"))
 
 
@@ -129,7 +130,7 @@ def _user_form() -> dict:
 
 def _password_errors() -> list[str]:
     if request.form.get("password", "") != request.form.get("password2", ""):
-        return [t("adm_err_password_mismatch")]
+        return [_("Hai lần nhập mật khẩu không khớp.")]
     return []
 
 
@@ -160,7 +161,7 @@ def unit_edit(code: str):  # noqa: ANN201
             errors = _messages(exc)
         else:
             forget_tree(engine())
-            flash(t("adm_unit_saved", c=code) if changed else t("adm_nothing_changed"))
+            flash(_("Đã lưu đơn vị %(c)s.", c=code) if changed else _("Không có gì thay đổi."))
             return redirect(url_for("admin.index"))
     return render_template("admin_unit.html", unit=unit, parent=parent, form=form, errors=errors), \
         400 if errors else 200
@@ -184,33 +185,33 @@ def _messages(exc: UserError) -> list[str]:
     """The refusal in the page's language; the English text of tracker.users is for the CLI."""
     r, v = exc.reason, exc.value
     if isinstance(exc, RecipientsError):
-        return [t("adm_err_recipient", a=a) for a in exc.bad]
+        return [_("'%(a)s' không phải địa chỉ email hợp lệ.", a=a) for a in exc.bad]
     if r == "username_empty":
-        return [t("adm_err_username_empty")]
+        return [_("Chưa nhập tên đăng nhập.")]
     if r == "username_invalid":
-        return [t("adm_err_username_invalid", u=v)]
+        return [_("Tên đăng nhập '%(u)s': chỉ gồm chữ, số và . _ @ -, tối đa 100 ký tự.", u=v)]
     if r == "username_taken":
-        return [t("adm_err_username_taken", u=v)]
+        return [_("Tên đăng nhập '%(u)s' đã được dùng.", u=v)]
     if r == "role":
-        return [t("adm_err_role", r=v)]
+        return [_("Vai trò '%(r)s' không hợp lệ.", r=v)]
     if r == "units_required":
-        return [t("adm_err_units_required")]
+        return [_("Lãnh đạo đơn vị và Cán bộ Một cửa cần ít nhất một đơn vị.")]
     if r == "unit_not_found":
-        return [t("adm_err_unit_not_found", c=v)]
+        return [_("Không có đơn vị mã '%(c)s'.", c=v)]
     if r == "password_short":
-        return [t("adm_err_password_short", n=PASSWORD_MIN)]
+        return [_("Mật khẩu cần ít nhất %(n)s ký tự.", n=PASSWORD_MIN)]
     if r == "password_long":
-        return [t("adm_err_password_long")]
+        return [_("Mật khẩu quá dài.")]
     if r == "display_name_long":
-        return [t("adm_err_display_name_long", n=DISPLAY_NAME_MAX)]
+        return [_("Tên hiển thị tối đa %(n)s ký tự.", n=DISPLAY_NAME_MAX)]
     if r == "self_demote":
-        return [t("adm_err_self_demote")]
+        return [_("Bạn không thể tự hạ vai trò hay tự ngừng hoạt động tài khoản của mình.")]
     if r == "last_admin":
-        return [t("adm_err_last_admin")]
+        return [_("Phải còn ít nhất một tài khoản Quản trị đang hoạt động.")]
     if r == "unit_name_empty":
-        return [t("adm_err_unit_name_empty")]
+        return [_("Chưa nhập tên đơn vị.")]
     if r == "unit_name_long":
-        return [t("adm_err_unit_name_long")]
+        return [_("Tên đơn vị quá dài (tối đa 500 ký tự).")]
     if r == "user_not_found":
         abort(404)
     return [str(exc)]
@@ -220,31 +221,33 @@ def _describe(event: dict) -> str:
     """What an admin_event changed, in the page's language. Changes are stored as [old, new]."""
     d = event["detail"]
     if event["action"] == "user_added":
-        return f"{t('role')}: {_role(d.get('role', ''))}; {t('units')}: {', '.join(d.get('units', [])) or '—'}"
+        units = ", ".join(d.get("units", [])) or "—"
+        return f"{_('Vai trò')}: {_role(d.get('role', ''))}; {pgettext('units', 'Đơn vị')}: {units}"
     parts = []
     if "role" in d:
-        parts.append(f"{t('role')}: {_role(d['role'][0])} → {_role(d['role'][1])}")
+        parts.append(f"{_('Vai trò')}: {_role(d['role'][0])} → {_role(d['role'][1])}")
     if "units" in d:
-        parts.append(f"{t('units')}: " + " → ".join(", ".join(u) or "—" for u in d["units"]))
+        parts.append(f"{pgettext('units', 'Đơn vị')}: " + " → ".join(", ".join(u) or "—" for u in d["units"]))
     if "active" in d:
-        parts.append(f"{t('active')}: " + " → ".join(t("yes") if a else t("no") for a in d["active"]))
+        parts.append(f"{_('Hoạt động')}: " + " → ".join(_("Có") if a else _("Không") for a in d["active"]))
     if "display_name" in d:
-        parts.append(t("adm_display_name_changed"))
+        parts.append(_("đổi tên hiển thị"))
     if "name" in d:
-        parts.append(f"{t('name')}: {d['name'][0]} → {d['name'][1]}")
+        parts.append(f"{_('Tên')}: {d['name'][0]} → {d['name'][1]}")
     if "recipients" in d:
-        parts.append(t("adm_recipients_count", a=d["recipients"][0], b=d["recipients"][1]))
+        parts.append(_("người nhận bản tin: %(a)s → %(b)s địa chỉ", a=d["recipients"][0], b=d["recipients"][1]))
     return "; ".join(parts)
 
 
 def _action(action: str) -> str:
-    return {"user_added": t("adm_ev_user_added"), "user_changed": t("adm_ev_user_changed"),
-            "password_reset": t("adm_ev_password_reset"), "unit_changed": t("adm_ev_unit_changed")}.get(action, action)
+    return {"user_added": pgettext("adm_ev_user_added", "Thêm người dùng"), "user_changed": _("Sửa người dùng"),
+            "password_reset": pgettext("adm_ev_password_reset",
+                                       "Đặt lại mật khẩu"), "unit_changed": _("Sửa đơn vị")}.get(action, action)
 
 
 def _role(role: str) -> str:
-    return {"admin": t("role_admin"), "cchc": t("role_cchc"), "unit_head": t("role_unit_head"),
-            "reception": t("role_reception")}.get(role, role)
+    return {"admin": _("Quản trị"), "cchc": _("Cán bộ CCHC"), "unit_head": _("Lãnh đạo đơn vị"),
+            "reception": _("Cán bộ Một cửa")}.get(role, role)
 
 
 def _setting_text(value) -> str:  # noqa: ANN001

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from sqlalchemy import Engine, delete, func, select
 
 from tracker.users import LoginAttempt, authenticate, get_user
 from web import current_now
-from web.i18n import LANGS, t
+from web.i18n import LANGS
 from web.scope import Scope, scope_for
 
 bp = Blueprint("auth", __name__)
@@ -131,12 +132,12 @@ def login():  # noqa: ANN201
         username = request.form.get("username", "").strip()[:100]
         key = (username.lower(), (request.remote_addr or "")[:64])
         if throttle.locked(engine(), key, current_now()):
-            error, status = t("locked"), 429
+            error, status = _("Đăng nhập sai quá nhiều lần. Thử lại sau ít phút."), 429
         else:
             row = authenticate(engine(), username, request.form.get("password", ""))
             if row is None:
                 throttle.fail(engine(), key, current_now())
-                error, status = t("bad_login"), 401
+                error, status = _("Sai tên đăng nhập hoặc mật khẩu."), 401
             else:
                 throttle.clear(engine(), key)
                 lang = session.get("lang")

@@ -1,411 +1,89 @@
-"""Vietnamese by default, English by a switch.
+"""Vietnamese by default, English by a switch: gettext catalogues through Flask-Babel.
 
-The strings live here, in one dict, rather than in a gettext catalogue: a .mo file compiled at build
-time is one more step a fresh clone can miss, and the dashboard has a few hundred words. `t(key)`
-picks the language of the request (the session's choice, else Vietnamese); a missing English
-string falls back to the Vietnamese one, and tests/web checks that every key has both.
+The source strings (msgid) are the Vietnamese texts, written where they are used: `{{ _('Tổng quan') }}`
+in templates, `_("…")` (flask_babel.gettext) in Python. English lives in
+`web/translations/en/LC_MESSAGES/messages.po`. Where one Vietnamese word has two English meanings
+("Quá hạn": overdue / late), the call carries a context: `pgettext('late', 'Quá hạn')`.
+
+The .po catalogue is compiled to .mo when the app starts (into `<var_dir>/translations`, only when the
+.po is newer), so a fresh clone needs no build step and no compiled file is committed.
+tests/web/test_i18n.py extracts every marked string from the code and fails when one has no English
+translation, when the catalogue keeps an entry nothing uses, or when placeholders differ.
+
+Labels looked up by a code at run time (a status, a role, a class) are declared once in `LABELS` with
+lazy strings, so extraction sees them; `label('status', 4)` renders one in the request's language.
+
+To add or change strings:
+    pybabel extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 -o /tmp/messages.pot .
+    pybabel update -i /tmp/messages.pot -d web/translations --no-fuzzy-matching
+then write the English in the .po file.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
-from flask import session
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import PoFileError, read_po
+from flask import Flask, session
+from flask_babel import Babel, LazyString, format_decimal, get_locale, lazy_gettext, lazy_pgettext
 
 LANGS = ("vi", "en")
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "app_title": ("Theo dõi tiến độ giải quyết hồ sơ TTHC", "Administrative procedure dossier tracker"),
-    "overview": ("Tổng quan", "Overview"),
-    "overdue_list": ("Quá hạn và sắp đến hạn", "Overdue and at risk"),
-    "units": ("Đơn vị", "Units"),
-    "unit": ("Đơn vị", "Unit"),
-    "imports": ("Nhập dữ liệu", "Imports"),
-    "calendar": ("Lịch làm việc", "Calendar"),
-    "admin": ("Quản trị", "Admin"),
-    "login": ("Đăng nhập", "Log in"),
-    "logout": ("Đăng xuất", "Log out"),
-    "username": ("Tên đăng nhập", "Username"),
-    "password": ("Mật khẩu", "Password"),
-    "bad_login": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
-    "locked": ("Đăng nhập sai quá nhiều lần. Thử lại sau ít phút.",
-               "Too many failed logins. Try again in a few minutes."),
-    "please_login": ("Vui lòng đăng nhập.", "Please log in."),
-    "language": ("Ngôn ngữ", "Language"),
-    "in_progress": ("Đang giải quyết", "In progress"),
-    "overdue": ("Quá hạn", "Overdue"),
-    "at_risk": ("Sắp đến hạn", "At risk"),
-    "paused": ("Tạm dừng", "Paused"),
-    "within": ("Trong hạn", "Within time"),
-    "early": ("Trước hạn", "Early"),
-    "on_time": ("Đúng hạn", "On time"),
-    "late": ("Quá hạn", "Late"),
-    "not_received": ("Chưa tiếp nhận", "Not received"),
-    "on_time_rate": ("Tỷ lệ đúng hạn", "On-time rate"),
-    "month_to_date": ("Tháng này", "Month to date"),
-    "quarter_to_date": ("Quý này", "Quarter to date"),
-    "year_to_date": ("Từ đầu năm", "Year to date"),
-    "score_766": ("Điểm tiến độ (766)", "766 progress score"),
-    "score_766_help": ("Chỉ số 766, nhóm Tiến độ giải quyết, tối đa 20 điểm, từ đầu năm.",
-                       "QĐ 766 index, group 'progress', out of 20 points, year to date."),
-    "per_unit": ("Theo đơn vị (từ đầu năm)", "By unit (year to date)"),
-    "chart_12": ("Tỷ lệ đúng hạn 12 tháng", "On-time rate, last 12 months"),
-    "total": ("Tổng", "Total"),
-    "received": ("Tiếp nhận", "Received"),
-    "finished": ("Đã giải quyết", "Finished"),
-    "carried_over": ("Kỳ trước chuyển qua", "Carried over"),
-    "code": ("Mã hồ sơ", "Dossier code"),
-    "procedure": ("Thủ tục", "Procedure"),
-    "field": ("Lĩnh vực", "Field"),
-    "channel": ("Kênh", "Channel"),
-    "channel_1": ("Trực tiếp", "In person"),
-    "channel_2": ("Trực tuyến", "Online"),
-    "channel_3": ("Bưu chính", "By post"),
-    "all": ("Tất cả", "All"),
-    "status": ("Trạng thái", "Status"),
-    "class": ("Phân loại", "Class"),
-    "due_recorded": ("Hẹn trả (ghi nhận)", "Due (recorded)"),
-    "due_computed": ("Hạn theo quy định", "Due (computed)"),
-    "due_rescheduled": ("Hẹn trả mới", "New appointment"),
-    "time_late_left": ("Giờ làm việc trễ / còn lại", "Working hours late / left"),
-    "hours_late": ("trễ {h} giờ", "{h} h late"),
-    "hours_left": ("còn {h} giờ", "{h} h left"),
-    "applicant": ("Chủ hồ sơ", "Applicant"),
-    "phone": ("Điện thoại", "Phone"),
-    "filter": ("Lọc", "Filter"),
-    "search_code": ("Tìm mã hồ sơ", "Search dossier code"),
-    "how_late": ("Mức trễ", "How late"),
-    "late_any": ("Quá hạn và sắp đến hạn", "Overdue and at risk"),
-    "late_overdue": ("Chỉ quá hạn", "Overdue only"),
-    "late_at_risk": ("Chỉ sắp đến hạn", "At risk only"),
-    "late_past_new": ("Quá cả hẹn trả mới", "Past the new appointment"),
-    "late_gt3": ("Quá hạn trên 3 ngày", "Overdue more than 3 days"),
-    "late_gt7": ("Quá hạn trên 7 ngày", "Overdue more than 7 days"),
-    "late_gt30": ("Quá hạn trên 30 ngày", "Overdue more than 30 days"),
-    "export_csv": ("Xuất CSV", "Export CSV"),
-    "export_xlsx": ("Xuất XLSX", "Export XLSX"),
-    "page": ("Trang", "Page"),
-    "prev": ("Trước", "Previous"),
-    "next": ("Sau", "Next"),
-    "results": ("{n} hồ sơ", "{n} dossiers"),
-    "nothing": ("Không có hồ sơ nào.", "No dossiers."),
-    "as_of": ("Tính đến", "As of"),
-    "timeline": ("Diễn biến", "Timeline"),
-    "ev_submitted": ("Nộp hồ sơ", "Submitted"),
-    "ev_received": ("Tiếp nhận", "Received"),
-    "ev_supplement_requested": ("Yêu cầu bổ sung", "Supplement requested"),
-    "ev_resubmitted": ("Nhận hồ sơ bổ sung", "Supplement received"),
-    "ev_apology": ("Phiếu xin lỗi, hẹn lại", "Apology and new appointment"),
-    "ev_due": ("Hẹn trả", "Due"),
-    "ev_finished": ("Kết thúc xử lý", "Finished"),
-    "ev_returned": ("Trả kết quả", "Result returned"),
-    "ev_status": ("Trạng thái {a} → {b}", "Status {a} → {b}"),
-    "due_explained": ("Hạn xử lý được tính thế nào", "How the due date is computed"),
-    "no_limit": ("Không có thời hạn giải quyết để tính.", "No time limit to compute from."),
-    "class_explained": ("Vì sao hồ sơ được phân loại như vậy", "Why this class"),
-    "flags": ("Cảnh báo kiểm tra", "Audit flags"),
-    "no_flags": ("Không có cảnh báo.", "No flags."),
-    "flag_no_due": ("Thiếu ngày hẹn trả", "No due date"),
-    "flag_no_finished_at": ("Thiếu ngày kết thúc: lấy lúc hệ thống thấy trạng thái kết thúc",
-                            "No finish date: taken from when the status was first seen"),
-    "flag_due_exceeds_limit": ("Hẹn trả vượt thời hạn quy định ({h} giờ làm việc)",
-                               "Appointment beyond the legal limit ({h} working hours)"),
-    "flag_late_without_apology": ("Quá hạn không xin lỗi", "Late without an apology"),
-    "flag_past_rescheduled_due": ("Quá cả ngày hẹn trả mới", "Past even the new appointment"),
-    "why_not_received": ("Hồ sơ chưa được tiếp nhận tại thời điểm này.", "Not received at this moment."),
-    "why_finished": ("Kết thúc lúc {f}, so với hạn {d} ({mode}).", "Finished at {f}, against due {d} ({mode})."),
-    "why_paused": ("Đang chờ bổ sung hoặc nghĩa vụ tài chính: thời hạn tạm dừng, tính là trong hạn.",
-                   "Waiting for a supplement or a payment: the clock is stopped, counted within time."),
-    "why_overdue": ("Đã qua hạn {d} ({mode}). Hẹn trả mới không làm thay đổi phân loại.",
-                    "Past the due {d} ({mode}). A new appointment does not change the class."),
-    "why_at_risk": ("Còn {h} giờ làm việc đến hạn {d}, không quá {r} giờ.",
-                    "{h} working hours left to {d}, at most {r}."),
-    "why_within": ("Còn {h} giờ làm việc đến hạn {d}.", "{h} working hours left to {d}."),
-    "why_no_due": ("Không có ngày hẹn trả: tính là trong hạn / đúng hạn.", "No due date: counted within time."),
-    "mode_date": ("so sánh theo ngày", "comparing dates"),
-    "mode_datetime": ("so sánh theo thời điểm", "comparing instants"),
-    "limit": ("Thời hạn giải quyết", "Time limit"),
-    "sub_units": ("Đơn vị trực thuộc", "Units below"),
-    "procedures_by_lateness": ("Thủ tục theo mức trễ", "Procedures by lateness"),
-    "dossiers_of_unit": ("Hồ sơ quá hạn và sắp đến hạn của đơn vị", "Overdue and at-risk dossiers of the unit"),
-    "runs": ("Các lần nhập", "Import runs"),
-    "run": ("Lần nhập", "Run"),
-    "source": ("Nguồn", "Source"),
-    "file": ("Tệp", "File"),
-    "started": ("Bắt đầu", "Started"),
-    "rows_read": ("Số dòng", "Rows"),
-    "inserted": ("Thêm mới", "Inserted"),
-    "updated": ("Cập nhật", "Updated"),
-    "unchanged": ("Không đổi", "Unchanged"),
-    "rejected": ("Bị loại", "Rejected"),
-    "download": ("Tải về", "Download"),
-    "upload": ("Tải tệp lên để nhập", "Upload a file to import"),
-    "upload_button": ("Nhập", "Import"),
-    "freshness": ("Độ mới dữ liệu", "Data freshness"),
-    "last_import": ("Lần nhập gần nhất", "Last import"),
-    "stale": ("Dữ liệu cũ: quá {h} giờ chưa nhập mới", "Stale: nothing new for more than {h} hours"),
-    "fresh": ("Mới", "Fresh"),
-    "import_done": ("Đã nhập {name}: {n} dòng, {r} dòng bị loại.", "Imported {name}: {n} rows, {r} rejected."),
-    "no_file": ("Chưa chọn tệp.", "No file chosen."),
-    "year": ("Năm", "Year"),
-    "days_off": ("Ngày nghỉ và ngày làm bù", "Days off and make-up days"),
-    "date": ("Ngày", "Date"),
-    "weekday": ("Thứ", "Weekday"),
-    "kind": ("Loại", "Kind"),
-    "kind_off": ("Nghỉ", "Day off"),
-    "kind_work": ("Làm bù", "Make-up working day"),
-    "reason": ("Lý do", "Reason"),
-    "users": ("Người dùng", "Users"),
-    "role": ("Vai trò", "Role"),
-    "role_admin": ("Quản trị", "Admin"),
-    "role_cchc": ("Cán bộ CCHC", "CCHC officer"),
-    "role_unit_head": ("Lãnh đạo đơn vị", "Unit head"),
-    "role_reception": ("Cán bộ Một cửa", "Reception officer"),
-    "active": ("Hoạt động", "Active"),
-    "yes": ("Có", "Yes"),
-    "no": ("Không", "No"),
-    "digest_recipients": ("Người nhận bản tin", "Digest recipients"),
-    "settings": ("Cấu hình (chỉ xem)", "Settings (read-only)"),
-    "setting": ("Khóa", "Key"),
-    "value": ("Giá trị", "Value"),
-    "level": ("Cấp", "Level"),
-    "parent": ("Đơn vị cấp trên", "Parent unit"),
-    "not_found": ("Không tìm thấy.", "Not found."),
-    "forbidden": ("Bạn không có quyền xem trang này.", "You may not see this page."),
-    "print": ("In", "Print"),
-    "name": ("Tên", "Name"),
-    "no_data": ("Chưa có dữ liệu.", "No data yet."),
-    "no_rate": ("—", "—"),
-    "finished_late": ("Giải quyết quá hạn", "Finished late"),
-    "open_dossiers": ("Đang xử lý", "Open"),
-    "sort_by": ("Sắp xếp", "Sort"),
-    "too_large": ("Tệp quá lớn.", "File too large."),
-    "status_1": ("Mới đăng ký", "Submitted online"),
-    "status_2": ("Được tiếp nhận", "Accepted"),
-    "status_3": ("Không được tiếp nhận", "Refused at reception"),
-    "status_4": ("Đang xử lý", "In progress"),
-    "status_5": ("Yêu cầu bổ sung giấy tờ", "Waiting for a supplement"),
-    "status_6": ("Yêu cầu thực hiện nghĩa vụ tài chính", "Waiting for fees or taxes"),
-    "status_7": ("Rút hồ sơ", "Withdrawn"),
-    "status_8": ("Dừng xử lý", "Stopped"),
-    "status_9": ("Đã xử lý xong", "Finished"),
-    "status_10": ("Đã trả kết quả", "Result returned"),
-    "reports_pending": ("Đang tính các tỷ lệ đúng hạn; tải lại trang sau ít phút.",
-                        "The on-time rates are being computed; reload the page in a minute."),
-    "signed_in_as": ("Đăng nhập: {u}", "Signed in: {u}"),
-    # --- reports, scores, audits pages (issue 6) ---
-    "reports": ("Báo cáo", "Reports"),
-    "scores": ("Chấm điểm", "Scores"),
-    "audits": ("Kiểm tra", "Audits"),
-    "period": ("Kỳ báo cáo", "Period"),
-    "months": ("Tháng", "Months"),
-    "month_n": ("Tháng {n}", "Month {n}"),
-    "quarters": ("Quý", "Quarters"),
-    "quarter_n": ("Quý {n}", "Quarter {n}"),
-    "halves_and_year": ("6 tháng, cả năm", "Half-year, year"),
-    "half_1": ("6 tháng đầu năm", "First half-year"),
-    "half_2": ("6 tháng cuối năm", "Second half-year"),
-    "whole_year": ("Cả năm", "Whole year"),
-    "custom_range": ("Tùy chọn: từ ngày – đến ngày", "Custom: from – to"),
-    "from_date": ("Từ ngày", "From"),
-    "to_date": ("Đến ngày", "To"),
-    "as_of_optional": ("Tính đến (không bắt buộc)", "As of (optional)"),
-    "group_by": ("Nhóm theo", "Group by"),
-    "by_unit": ("Đơn vị", "Unit"),
-    "by_level": ("Cấp", "Level"),
-    "by_field": ("Lĩnh vực", "Field"),
-    "by_procedure": ("Thủ tục hành chính", "Procedure"),
-    "by_channel": ("Kênh tiếp nhận", "Channel"),
-    "rollup": ("Cộng dồn đơn vị cấp dưới", "Roll up units below"),
-    "show": ("Xem", "Show"),
-    "dates_ignored": ("Từ ngày / Đến ngày chỉ dùng khi Kỳ báo cáo là «Tùy chọn».",
-                      "From / To are used only when the period is «Custom»."),
-    "err_by": ("Nhóm theo: '{v}' không phải lựa chọn hợp lệ (đơn vị, cấp, lĩnh vực, thủ tục, kênh).",
-               "Group by: '{v}' is not a valid choice (unit, level, field, procedure, channel)."),
-    "err_period": ("Kỳ báo cáo: '{v}' không phải lựa chọn hợp lệ.", "Period: '{v}' is not a valid choice."),
-    "err_year": ("Năm: '{v}' không phải năm hợp lệ (từ {a} đến {b}).", "Year: '{v}' is not a valid year ({a} to {b})."),
-    "err_date": ("{f}: '{v}' không phải ngày hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd).",
-                 "{f}: '{v}' is not a valid date (dd/mm/yyyy or yyyy-mm-dd)."),
-    "err_date_missing": ("{f}: cần nhập ngày khi chọn kỳ tùy chọn.", "{f}: a date is needed for a custom period."),
-    "err_range": ("Đến ngày {b} trước Từ ngày {a}.", "To {b} is before From {a}."),
-    "err_as_of": ("Tính đến: '{v}' không phải thời điểm hợp lệ (dd/mm/yyyy hoặc dd/mm/yyyy hh:mm).",
-                  "As of: '{v}' is not a valid moment (dd/mm/yyyy or dd/mm/yyyy hh:mm)."),
-    "err_future": ("Tính đến: {v} là thời điểm trong tương lai.", "As of: {v} is in the future."),
-    "err_not_begun": ("Kỳ báo cáo bắt đầu ngày {a}, chưa đến vào thời điểm tính {b}.",
-                      "The period starts on {a}, after the moment it is evaluated at ({b})."),
-    "err_audit": ("Danh sách kiểm tra: '{v}' không có.", "Audit: '{v}' does not exist."),
-    "report_refused": ("Báo cáo không qua được kiểm tra số liệu (tổng số ≠ đã giải quyết + đang giải quyết); "
-                       "xem nhật ký máy chủ.",
-                       "The report failed its consistency check (total ≠ finished + unfinished); see the server log."),
-    "report_heading": ("Kỳ báo cáo từ {a} đến {b}, số liệu tính đến {c}; theo {by}",
-                       "Period {a} to {b}, figures as of {c}; by {by}"),
-    "download_xlsx": ("Tải Biểu 06 (XLSX)", "Download form 06 (XLSX)"),
-    "download_csv": ("Tải CSV", "Download CSV"),
-    "row_no": ("STT", "No."),
-    "group_code": ("Mã", "Code"),
-    "received_group": ("Số hồ sơ nhận giải quyết", "Dossiers to handle"),
-    "finished_group": ("Số hồ sơ đã giải quyết", "Finished"),
-    "unfinished_group": ("Số hồ sơ đang giải quyết", "Unfinished"),
-    "total_n": ("Tổng số", "Total"),
-    "of_which": ("Trong đó", "Of which"),
-    "received_online": ("Mới tiếp nhận trực tuyến", "Received online"),
-    "received_offline": ("Mới tiếp nhận trực tiếp và dịch vụ bưu chính", "Received in person or by post"),
-    "unfinished": ("Đang giải quyết", "Unfinished"),
-    "on_time_rate_pct": ("Tỷ lệ đúng hạn (%)", "On-time rate (%)"),
-    "grand_total": ("Tổng cộng", "Total"),
-    "report_columns_help": ("(3) = (4) + (5) + (6) = (7) + (11); tỷ lệ đúng hạn = ((8) + (9)) / (7); "
-                            "điểm 766 = 20 × ((8) + (9) + (12)) / (3).",
-                            "(3) = (4) + (5) + (6) = (7) + (11); on-time rate = ((8) + (9)) / (7); "
-                            "766 score = 20 × ((8) + (9) + (12)) / (3)."),
-    "chart_rate_by": ("Tỷ lệ đúng hạn theo {by}", "On-time rate by {by}"),
-    "chart_legend": ("Đường gạch đỏ: tỷ lệ chung {r}.", "Dashed red line: the overall rate, {r}."),
-    "chart_more": ("Còn {n} dòng không vẽ: xem bảng.", "{n} more rows not drawn: see the table."),
-    "all_units": ("Tất cả đơn vị", "All units"),
-    "score_heading": ("Kỳ chấm điểm từ {a} đến {b}, số liệu tính đến {c}", "Period {a} to {b}, figures as of {c}"),
-    "score_inputs": ("{a} / {b} hồ sơ = {v}%", "{a} / {b} dossiers = {v}%"),
-    "score_766_formula": ("Điểm 766 «Tiến độ giải quyết» (tối đa 20) = 20 × (trước hạn + đúng hạn + đang giải quyết "
-                          "trong hạn) / tổng số hồ sơ của kỳ; không có điểm khi tổng số là 0.",
-                          "766 'progress' score (out of 20) = 20 × (early + on time + unfinished within time) / "
-                          "the period's total; no score when the total is 0."),
-    "score_rules": ("Điểm theo quy tắc chấm điểm (Chỉ số CCHC)", "Scores by the scoring rules (PAR Index)"),
-    "no_rules": ("Chưa cấu hình quy tắc chấm điểm nào ([[scoring.rules]] trong tệp cấu hình): chỉ có điểm 766.",
-                 "No scoring rules are configured ([[scoring.rules]] in the settings file): only the 766 score."),
-    "rules_invalid": ("Quy tắc chấm điểm không hợp lệ: {e}", "The scoring rules are invalid: {e}"),
-    "score_766_units": ("Điểm 766 theo đơn vị", "766 score by unit"),
-    "score_numerator_766": ("Trước hạn + đúng hạn + trong hạn", "Early + on time + within"),
-    "score_rule": ("Quy tắc", "Rule"),
-    "metric": ("Chỉ tiêu", "Metric"),
-    "metric_766": ("Tiến độ giải quyết (766)", "766 progress"),
-    "metric_full_on_time": ("Tỷ lệ đơn vị giải quyết 100% hồ sơ đúng hạn", "Share of units with 100% on time"),
-    "metric_overall_rate": ("Tỷ lệ hồ sơ giải quyết đúng hạn", "Overall on-time rate"),
-    "metric_apology": ("Tỷ lệ hồ sơ quá hạn có xin lỗi", "Share of late dossiers with an apology"),
-    "numerator": ("Tử số", "Numerator"),
-    "denominator": ("Mẫu số", "Denominator"),
-    "value_pct": ("Giá trị (%)", "Value (%)"),
-    "band": ("Ngưỡng đạt", "Band"),
-    "points": ("Điểm", "Points"),
-    "max_points": ("Điểm tối đa", "Max points"),
-    "explanation": ("Cách tính", "How it is computed"),
-    "note": ("Ghi chú", "Note"),
-    "nothing_to_measure": ("không có dữ liệu để đo", "nothing to measure"),
-    "below_bands": ("dưới mọi ngưỡng", "below every band"),
-    "proportional": ("tỷ lệ thuận với giá trị", "proportional to the value"),
-    "audit_heading": ("Kỳ kiểm tra từ {a} đến {b}, số liệu tính đến {c}", "Period {a} to {b}, figures as of {c}"),
-    "audit_beyond_limit": ("Hẹn trả vượt thời hạn quy định", "Appointments beyond the legal limit"),
-    "audit_no_apology": ("Quá hạn không xin lỗi", "Late without an apology"),
-    "audit_no_due": ("Thiếu ngày hẹn trả", "No appointment recorded"),
-    "audit_beyond_help": ("Hồ sơ tiếp nhận trong kỳ có ngày hẹn trả ghi trên phiếu muộn hơn hạn tính theo thời hạn "
-                          "giải quyết của thủ tục; theo đơn vị và thủ tục, với số giờ làm việc vượt.",
-                          "Dossiers received in the period whose recorded appointment is later than the due computed "
-                          "from the procedure's time limit; per unit and procedure, with the excess in working hours."),
-    "audit_no_apology_help": ("Hồ sơ của kỳ báo cáo đã giải quyết quá hạn hoặc đang quá hạn mà không có phiếu xin "
-                              "lỗi trước hạn.",
-                              "Dossiers of the period report finished late or overdue with no apology issued before "
-                              "the due moment."),
-    "audit_no_due_help": ("Hồ sơ tiếp nhận trong kỳ không có ngày hẹn trả; cột hạn theo quy định là hạn hệ thống "
-                          "dùng thay.",
-                          "Dossiers received in the period with no recorded appointment; the computed due is what is "
-                          "used instead."),
-    "rows_n": ("{n} dòng", "{n} rows"),
-    "show_detail": ("Xem từng hồ sơ", "Dossier by dossier"),
-    "show_summary": ("Xem theo đơn vị và thủ tục", "By unit and procedure"),
-    "audit_empty": ("Không có hồ sơ nào trong danh sách này.", "Nothing in this list."),
-    "unit_code": ("Mã đơn vị", "Unit code"),
-    "procedure_code": ("Mã thủ tục", "Procedure code"),
-    "beyond_limit_n": ("Số hồ sơ hẹn vượt", "Beyond the limit"),
-    "share_pct": ("Tỷ lệ (%)", "Share (%)"),
-    "max_excess": ("Vượt nhiều nhất (giờ làm việc)", "Largest excess (working hours)"),
-    "mean_excess": ("Vượt trung bình (giờ làm việc)", "Mean excess (working hours)"),
-    "excess_hours": ("Số giờ làm việc vượt", "Excess (working hours)"),
-    "finished_at": ("Kết thúc xử lý", "Finished"),
-    # --- end reports ---
-    # --- admin forms, throttle (issue 4) ---
-    "late_gt_working_days": ("Quá hạn trên {n} ngày làm việc", "Overdue by more than {n} working days"),
-    "adm_add_user": ("Thêm người dùng", "Add a user"),
-    "adm_edit": ("Sửa", "Edit"),
-    "adm_edit_user": ("Sửa người dùng {u}", "Edit user {u}"),
-    "adm_edit_unit": ("Sửa đơn vị {c}", "Edit unit {c}"),
-    "adm_display_name": ("Tên hiển thị", "Display name"),
-    "adm_units_help": ("Lãnh đạo đơn vị: đơn vị của mình (cùng các đơn vị trực thuộc). Cán bộ Một cửa: các đơn vị "
-                       "của bộ phận Một cửa. Quản trị và Cán bộ CCHC xem mọi đơn vị, không cần chọn.",
-                       "Unit head: their unit (and every unit below it). Reception officer: the units of the desk. "
-                       "Admins and CCHC officers see every unit; units do not apply."),
-    "adm_password_help": ("Ít nhất {n} ký tự.", "At least {n} characters."),
-    "adm_new_password": ("Mật khẩu mới", "New password"),
-    "adm_password_again": ("Nhập lại mật khẩu", "Password again"),
-    "adm_save": ("Lưu", "Save"),
-    "adm_back": ("Quay lại trang Quản trị", "Back to Admin"),
-    "adm_reset_password": ("Đặt lại mật khẩu", "Reset the password"),
-    "adm_reset_password_help": ("Mật khẩu mới có hiệu lực ngay; các phiên đăng nhập đang mở của người này kết thúc.",
-                                "The new password applies at once; this user's open sessions end."),
-    "adm_active_help": ("Tài khoản ngừng hoạt động bị đăng xuất ở lần truy cập tiếp theo.",
-                        "A deactivated account is logged out at its next request."),
-    "adm_units_note": ("Thêm hoặc xoá đơn vị bằng lệnh tthc units import; ở đây chỉ sửa tên hiển thị và người nhận "
-                       "bản tin.", "Units are added and removed with tthc units import; here you edit their display "
-                       "names and digest recipients."),
-    "adm_units_import_note": ("Lưu ý: nhập lại tệp danh mục đơn vị sẽ ghi đè tên và người nhận bản tin theo tệp.",
-                              "Note: importing the units file again overwrites names and recipients with the file's."),
-    "adm_recipients_help": ("Các địa chỉ email, cách nhau bởi dấu phẩy hoặc chấm phẩy.",
-                            "Email addresses, separated by commas or semicolons."),
-    "adm_code": ("Mã đơn vị", "Unit code"),
-    "adm_all_units": ("Mọi đơn vị", "Every unit"),
-    "adm_you": ("(bạn)", "(you)"),
-    "adm_events": ("Nhật ký thay đổi", "Change log"),
-    "adm_when": ("Thời điểm", "When"),
-    "adm_who": ("Người thực hiện", "Who"),
-    "adm_action": ("Thao tác", "Action"),
-    "adm_target": ("Đối tượng", "Target"),
-    "adm_detail": ("Nội dung", "What"),
-    "adm_no_events": ("Chưa có thay đổi nào.", "No changes yet."),
-    "adm_ev_user_added": ("Thêm người dùng", "User added"),
-    "adm_ev_user_changed": ("Sửa người dùng", "User changed"),
-    "adm_ev_password_reset": ("Đặt lại mật khẩu", "Password reset"),
-    "adm_ev_unit_changed": ("Sửa đơn vị", "Unit changed"),
-    "adm_display_name_changed": ("đổi tên hiển thị", "display name changed"),
-    "adm_recipients_count": ("người nhận bản tin: {a} → {b} địa chỉ", "digest recipients: {a} → {b} addresses"),
-    "adm_user_added": ("Đã thêm người dùng {u}.", "User {u} added."),
-    "adm_user_saved": ("Đã lưu người dùng {u}.", "User {u} saved."),
-    "adm_password_set": ("Đã đặt mật khẩu mới cho {u}.", "New password set for {u}."),
-    "adm_unit_saved": ("Đã lưu đơn vị {c}.", "Unit {c} saved."),
-    "adm_nothing_changed": ("Không có gì thay đổi.", "Nothing changed."),
-    "adm_err_password_mismatch": ("Hai lần nhập mật khẩu không khớp.", "The two passwords differ."),
-    "adm_err_username_empty": ("Chưa nhập tên đăng nhập.", "The username is empty."),
-    "adm_err_username_invalid": ("Tên đăng nhập '{u}': chỉ gồm chữ, số và . _ @ -, tối đa 100 ký tự.",
-                                 "Username '{u}': letters, digits and . _ @ - only, at most 100 characters."),
-    "adm_err_username_taken": ("Tên đăng nhập '{u}' đã được dùng.", "The username '{u}' is taken."),
-    "adm_err_role": ("Vai trò '{r}' không hợp lệ.", "Unknown role '{r}'."),
-    "adm_err_units_required": ("Lãnh đạo đơn vị và Cán bộ Một cửa cần ít nhất một đơn vị.",
-                               "A unit head or reception officer needs at least one unit."),
-    "adm_err_unit_not_found": ("Không có đơn vị mã '{c}'.", "No unit with code '{c}'."),
-    "adm_err_password_short": ("Mật khẩu cần ít nhất {n} ký tự.", "The password needs at least {n} characters."),
-    "adm_err_password_long": ("Mật khẩu quá dài.", "The password is too long."),
-    "adm_err_display_name_long": ("Tên hiển thị tối đa {n} ký tự.", "The display name has at most {n} characters."),
-    "adm_err_self_demote": ("Bạn không thể tự hạ vai trò hay tự ngừng hoạt động tài khoản của mình.",
-                            "You cannot demote or deactivate yourself."),
-    "adm_err_last_admin": ("Phải còn ít nhất một tài khoản Quản trị đang hoạt động.",
-                           "At least one active admin must remain."),
-    "adm_err_unit_name_empty": ("Chưa nhập tên đơn vị.", "The unit name is empty."),
-    "adm_err_unit_name_long": ("Tên đơn vị quá dài (tối đa 500 ký tự).", "The unit name is too long (at most 500)."),
-    "adm_err_recipient": ("'{a}' không phải địa chỉ email hợp lệ.", "'{a}' is not a valid email address."),
-    # --- end admin ---
-}
+CATALOGUES = Path(__file__).parent / "translations"
 
 
-def lang() -> str:
-    try:
-        value = session.get("lang")
-    except RuntimeError:  # outside a request
-        value = None
+def init_app(app: Flask, compiled_dir: Path) -> None:
+    compile_catalogues(CATALOGUES, compiled_dir)
+    app.config["BABEL_DEFAULT_LOCALE"] = "vi"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled_dir)
+    Babel(app, locale_selector=_select_locale)
+    app.jinja_env.globals.update(lang=lang, label=label)
+    app.jinja_env.filters.update(d=fmt_date, dt=fmt_dt, num=fmt_num, rate=fmt_rate)
+
+
+def _select_locale() -> str:
+    value = session.get("lang")
     return value if value in LANGS else "vi"
 
 
-def t(key: str, **kw: object) -> str:
-    pair = MESSAGES.get(key)
-    if pair is None:
-        return key
-    text = pair[1] if lang() == "en" and pair[1] else pair[0]
-    return text.format(**kw) if kw else text
+def compile_catalogues(source: Path, target: Path) -> None:
+    """Each <lang>/LC_MESSAGES/*.po under `source` to the same path under `target` as .mo, when the .po is
+    newer. Written to a temporary file and renamed, so workers starting together never read half a file."""
+    for po in source.glob("*/LC_MESSAGES/*.po"):
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with po.open("rb") as f:
+                catalog = read_po(f, abort_invalid=True)
+        except PoFileError as exc:
+            raise RuntimeError(f"{po}, line {exc.lineno + 1}: broken translation catalogue: {exc.line!r}") from exc
+        fd, tmp = tempfile.mkstemp(dir=mo.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write_mo(out, catalog)
+            os.replace(tmp, mo)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def lang() -> str:
+    locale = get_locale()  # None outside a request
+    return locale.language if locale is not None and locale.language in LANGS else "vi"
+
+
+def label(family: str, code: object, **kw: object) -> str:
+    """The label of a code in the request's language; the code itself when it has no label."""
+    text = LABELS.get(family, {}).get(str(code))
+    if text is None:
+        return str(code)
+    return str(text) % kw if kw else str(text)
 
 
 def fmt_date(value: date | datetime | None) -> str:
@@ -417,14 +95,93 @@ def fmt_dt(value: datetime | None) -> str:
 
 
 def fmt_num(value: float | int | Decimal | None, places: int = 1) -> str:
-    """1234.5 -> '1.234,5' in Vietnamese, '1,234.5' in English."""
+    """1234.5 -> '1.234,5' in Vietnamese, '1,234.5' in English (Babel's locale data); halves round up,
+    as the reports do."""
     if value is None:
         return "—"
-    text = f"{value:,.{places}f}" if not isinstance(value, int) else f"{value:,}"
-    if lang() == "vi":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
+    if isinstance(value, int):
+        return format_decimal(value, format="#,##0")
+    exact = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return format_decimal(exact, format="#,##0." + "0" * places if places else "#,##0")
 
 
 def fmt_rate(value: Decimal | float | None) -> str:
     return "—" if value is None else fmt_num(value, 1) + "%"
+
+
+LABELS: dict[str, dict[str, LazyString]] = {
+    "role": {
+        "admin": lazy_gettext("Quản trị"),
+        "cchc": lazy_gettext("Cán bộ CCHC"),
+        "unit_head": lazy_gettext("Lãnh đạo đơn vị"),
+        "reception": lazy_gettext("Cán bộ Một cửa"),
+    },
+    "channel": {
+        "1": lazy_gettext("Trực tiếp"),
+        "2": lazy_gettext("Trực tuyến"),
+        "3": lazy_gettext("Bưu chính"),
+    },
+    "status": {
+        "1": lazy_gettext("Mới đăng ký"),
+        "2": lazy_gettext("Được tiếp nhận"),
+        "3": lazy_gettext("Không được tiếp nhận"),
+        "4": lazy_pgettext("status_4", "Đang xử lý"),
+        "5": lazy_gettext("Yêu cầu bổ sung giấy tờ"),
+        "6": lazy_gettext("Yêu cầu thực hiện nghĩa vụ tài chính"),
+        "7": lazy_gettext("Rút hồ sơ"),
+        "8": lazy_gettext("Dừng xử lý"),
+        "9": lazy_gettext("Đã xử lý xong"),
+        "10": lazy_gettext("Đã trả kết quả"),
+    },
+    "kind": {
+        "off": lazy_gettext("Nghỉ"),
+        "work": lazy_gettext("Làm bù"),
+    },
+    "late": {
+        "any": lazy_gettext("Quá hạn và sắp đến hạn"),
+        "overdue": lazy_gettext("Chỉ quá hạn"),
+        "at_risk": lazy_gettext("Chỉ sắp đến hạn"),
+        "past_new": lazy_gettext("Quá cả hẹn trả mới"),
+        "gt3": lazy_gettext("Quá hạn trên 3 ngày"),
+        "gt7": lazy_gettext("Quá hạn trên 7 ngày"),
+        "gt30": lazy_gettext("Quá hạn trên 30 ngày"),
+        "gt_working_days": lazy_gettext("Quá hạn trên %(n)s ngày làm việc"),
+    },
+    "ev": {
+        "submitted": lazy_gettext("Nộp hồ sơ"),
+        "received": lazy_gettext("Tiếp nhận"),
+        "supplement_requested": lazy_gettext("Yêu cầu bổ sung"),
+        "resubmitted": lazy_gettext("Nhận hồ sơ bổ sung"),
+        "apology": lazy_gettext("Phiếu xin lỗi, hẹn lại"),
+        "due": lazy_gettext("Hẹn trả"),
+        "finished": lazy_gettext("Kết thúc xử lý"),
+        "returned": lazy_gettext("Trả kết quả"),
+        "status": lazy_gettext("Trạng thái %(a)s → %(b)s"),
+    },
+    "mode": {
+        "date": lazy_gettext("so sánh theo ngày"),
+        "datetime": lazy_gettext("so sánh theo thời điểm"),
+    },
+    "flag": {
+        "no_due": lazy_pgettext("flag_no_due", "Thiếu ngày hẹn trả"),
+        "no_finished_at": lazy_gettext("Thiếu ngày kết thúc: lấy lúc hệ thống thấy trạng thái kết thúc"),
+        "due_exceeds_limit": lazy_gettext("Hẹn trả vượt thời hạn quy định (%(h)s giờ làm việc)"),
+        "late_without_apology": lazy_gettext("Quá hạn không xin lỗi"),
+        "past_rescheduled_due": lazy_gettext("Quá cả ngày hẹn trả mới"),
+    },
+    "class": {
+        "not_received": lazy_gettext("Chưa tiếp nhận"),
+        "paused": lazy_gettext("Tạm dừng"),
+        "within": lazy_gettext("Trong hạn"),
+        "at_risk": lazy_gettext("Sắp đến hạn"),
+        "overdue": lazy_pgettext("overdue", "Quá hạn"),
+        "early": lazy_gettext("Trước hạn"),
+        "on_time": lazy_gettext("Đúng hạn"),
+        "late": lazy_pgettext("late", "Quá hạn"),
+    },
+    "period": {
+        "month_to_date": lazy_gettext("Tháng này"),
+        "quarter_to_date": lazy_gettext("Quý này"),
+        "year_to_date": lazy_gettext("Từ đầu năm"),
+    },
+}

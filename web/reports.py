@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
 from web import current_now
 from web.auth import current_user, engine, login_required, roles_required
-from web.i18n import fmt_dt, fmt_num, t
+from web.i18n import fmt_dt, fmt_num
 from web.scope import unit_tree
 
 bp = Blueprint("reports", __name__)
@@ -131,32 +133,36 @@ def read_choice(args, now: datetime, *, grouping: bool = True) -> Choice:  # noq
         c.by = args.get("by", "unit").strip() or "unit"
         c.rollup = args.get("rollup", "") in ("1", "on", "true")
     if c.by not in BY:
-        c.errors.append(t("err_by", v=c.by[:40]))
+        c.errors.append(_("Nhóm theo: '%(v)s' không phải lựa chọn hợp lệ (đơn vị, cấp, lĩnh vực, thủ tục, kênh).",
+                          v=c.by[:40]))
     if c.rollup and c.by != "unit":
         c.rollup = False
     c.moment = now
     if c.as_of_text:
         c.as_of = parse_as_of(c.as_of_text, now)
         if c.as_of is None:
-            c.errors.append(t("err_as_of", v=c.as_of_text))
+            c.errors.append(_("Tính đến: '%(v)s' không phải thời điểm hợp lệ (dd/mm/yyyy hoặc dd/mm/yyyy hh:mm).",
+                              v=c.as_of_text))
         elif c.as_of > now:
-            c.errors.append(t("err_future", v=fmt_dt(c.as_of)))
+            c.errors.append(_("Tính đến: %(v)s là thời điểm trong tương lai.", v=fmt_dt(c.as_of)))
         else:
             c.moment = c.as_of
     if period == "range":
         c.start, c.end = _read_range(c)
     elif period in period_options():
         if not c.year.isdigit() or not YEARS[0] <= int(c.year) <= YEARS[1]:
-            c.errors.append(t("err_year", v=c.year[:40], a=YEARS[0], b=YEARS[1]))
+            c.errors.append(_("Năm: '%(v)s' không phải năm hợp lệ (từ %(a)s đến %(b)s).", v=c.year[:40], a=YEARS[0],
+                              b=YEARS[1]))
         else:
             c.start, c.end = period_bounds(period, int(c.year))
         if c.start_text or c.end_text:
-            c.notes.append(t("dates_ignored"))
+            c.notes.append(_("Từ ngày / Đến ngày chỉ dùng khi Kỳ báo cáo là «Tùy chọn»."))
     else:
-        c.errors.append(t("err_period", v=period[:40]))
+        c.errors.append(_("Kỳ báo cáo: '%(v)s' không phải lựa chọn hợp lệ.", v=period[:40]))
     if c.start is not None and c.end is not None and not c.errors:
         if c.start > c.moment.date():
-            c.errors.append(t("err_not_begun", a=c.start.strftime("%d/%m/%Y"), b=fmt_dt(c.moment)))
+            c.errors.append(_("Kỳ báo cáo bắt đầu ngày %(a)s, chưa đến vào thời điểm tính %(b)s.",
+                              a=c.start.strftime("%d/%m/%Y"), b=fmt_dt(c.moment)))
         else:
             c.end = min(c.end, c.moment.date())
     return c
@@ -164,17 +170,18 @@ def read_choice(args, now: datetime, *, grouping: bool = True) -> Choice:  # noq
 
 def _read_range(c: Choice) -> tuple[date | None, date | None]:
     days: list[date | None] = []
-    for label, text in ((t("from_date"), c.start_text), (t("to_date"), c.end_text)):
+    for label, text in ((_("Từ ngày"), c.start_text), (_("Đến ngày"), c.end_text)):
         day = parse_day(text) if text else None
         if not text:
-            c.errors.append(t("err_date_missing", f=label))
+            c.errors.append(_("%(f)s: cần nhập ngày khi chọn kỳ tùy chọn.", f=label))
         elif day is None or not YEARS[0] <= day.year <= YEARS[1]:
-            c.errors.append(t("err_date", f=label, v=text))
+            c.errors.append(_("%(f)s: '%(v)s' không phải ngày hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd).", f=label, v=text))
             day = None
         days.append(day)
     start, end = days
     if start is not None and end is not None and end < start:
-        c.errors.append(t("err_range", a=start.strftime("%d/%m/%Y"), b=end.strftime("%d/%m/%Y")))
+        c.errors.append(_("Đến ngày %(b)s trước Từ ngày %(a)s.", a=start.strftime("%d/%m/%Y"),
+                          b=end.strftime("%d/%m/%Y")))
     return start, end
 
 
@@ -259,9 +266,15 @@ def build_report(c: Choice, ids: frozenset[int] | None, *, by: str | None = None
 # ----- Báo cáo -------------------------------------------------------------------------------------
 
 
+def _broken_report() -> str:
+    return _("Báo cáo không qua được kiểm tra số liệu (tổng số ≠ đã giải quyết + đang giải quyết); "
+             "xem nhật ký máy chủ.")
+
+
 def _by_label(by: str) -> str:
-    return {"unit": t("by_unit"), "level": t("by_level"), "field": t("by_field"), "procedure": t("by_procedure"),
-            "channel": t("by_channel")}[by]
+    return {"unit": pgettext("by_unit", "Đơn vị"), "level": _("Cấp"), "field": _("Lĩnh vực"),
+            "procedure": _("Thủ tục hành chính"),
+            "channel": _("Kênh tiếp nhận")}[by]
 
 
 def _reporting_unit(c: Choice, ids: frozenset[int] | None) -> str:
@@ -312,7 +325,7 @@ def _report_or_refusal(c: Choice, ids: frozenset[int] | None) -> tuple[Report | 
         return build_report(c, ids), None
     except ReportInvariantError:
         current_app.logger.exception("period report %s..%s by %s refused", c.start, c.end, c.by)
-        return None, t("report_refused")
+        return None, _broken_report()
     except ValueError as exc:  # the choice was checked; evaluation_moment says what is still wrong
         return None, str(exc)
 
@@ -352,7 +365,7 @@ def _render_report(c: Choice, report: Report | None) -> str:
 
 
 def _mode(comparison: str) -> str:
-    return t("mode_date") if comparison == "date" else t("mode_datetime")
+    return _("so sánh theo ngày") if comparison == "date" else _("so sánh theo thời điểm")
 
 
 def _unit_choices() -> list:
@@ -376,9 +389,10 @@ REPORT_COLUMNS = ("total", "carried_over", "received_online", "received_offline"
 
 
 def report_header(by: str) -> list[str]:
-    return [t("row_no"), t("group_code"), _by_label(by), t("total"), t("carried_over"), t("received_online"),
-            t("received_offline"), t("finished"), t("early"), t("on_time"), t("late"), t("unfinished"),
-            t("within"), t("overdue"), t("on_time_rate_pct"), t("score_766")]
+    return [_("STT"), _("Mã"), _by_label(by), _("Tổng"), _("Kỳ trước chuyển qua"), _("Mới tiếp nhận trực tuyến"),
+            _("Mới tiếp nhận trực tiếp và dịch vụ bưu chính"), _("Đã giải quyết"), _("Trước hạn"), _("Đúng hạn"),
+            pgettext("late", "Quá hạn"), pgettext("unfinished", "Đang giải quyết"),
+            _("Trong hạn"), pgettext("overdue", "Quá hạn"), _("Tỷ lệ đúng hạn (%)"), _("Điểm tiến độ (766)")]
 
 
 def report_csv(report: Report) -> str:
@@ -389,7 +403,7 @@ def report_csv(report: Report) -> str:
     w.writerow(report_header(report.by))
     for no, r in [*enumerate(report.rows, start=1), ("", report.total)]:
         d = r.as_dict()
-        name = t("grand_total") if r is report.total else r.name
+        name = _("Tổng cộng") if r is report.total else r.name
         w.writerow([no, _safe(r.key), _safe(name), *(("" if d[k] is None else d[k]) for k in REPORT_COLUMNS)])
     return "\ufeff" + buf.getvalue()
 
@@ -404,9 +418,10 @@ def _safe(value: str) -> str:
 
 
 def _metric_label(metric: str) -> str:
-    return {"766_progress": t("metric_766"), "share_units_full_on_time": t("metric_full_on_time"),
-            "overall_on_time_rate": t("metric_overall_rate"),
-            "share_late_with_apology": t("metric_apology")}.get(metric, metric)
+    return {"766_progress": _("Tiến độ giải quyết (766)"),
+            "share_units_full_on_time": _("Tỷ lệ đơn vị giải quyết 100% hồ sơ đúng hạn"),
+            "overall_on_time_rate": _("Tỷ lệ hồ sơ giải quyết đúng hạn"),
+            "share_late_with_apology": _("Tỷ lệ hồ sơ quá hạn có xin lỗi")}.get(metric, metric)
 
 
 def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
@@ -414,7 +429,7 @@ def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
     from tracker.scoring import line_766, parse_rules, rule_line
 
     report = build_report(c, None, by="unit", rollup=False)
-    overall = [line_766(report.total, "all", t("all_units"))]
+    overall = [line_766(report.total, "all", _("Tất cả đơn vị"))]
     units = [line_766(r, r.key, r.name) for r in report.rows]
     try:
         rules = parse_rules(settings().get("scoring.rules"))
@@ -440,8 +455,8 @@ def scores(fmt: str | None = None):  # noqa: ANN201
     except ReportInvariantError:
         current_app.logger.exception("period report %s..%s refused", c.start, c.end)
         if fmt:
-            return Response(t("report_refused") + "\n", status=503, mimetype="text/plain")
-        c.errors.append(t("report_refused"))
+            return Response(_broken_report() + "\n", status=503, mimetype="text/plain")
+        c.errors.append(_broken_report())
         return render_template("scores.html", c=c, lines=None), 503
     if fmt == "csv":
         return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
@@ -461,16 +476,16 @@ def band_text(ln) -> str:  # noqa: ANN001
         threshold, fraction = ln.band
         return f"≥ {_decimal(threshold)}% → {_decimal(fraction)} × {_decimal(ln.max_points)}"
     if ln.denominator == 0:
-        return t("nothing_to_measure")
-    return t("below_bands") if ln.banded else t("proportional")
+        return _("không có dữ liệu để đo")
+    return _("dưới mọi ngưỡng") if ln.banded else _("tỷ lệ thuận với giá trị")
 
 
 def scores_csv(lines: list) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([t("score_rule"), t("metric"), t("level"), t("group_code"), t("name"), t("numerator"),
-                t("denominator"), t("value_pct"), t("band"), t("points"), t("max_points"), t("explanation"),
-                t("note")])
+    w.writerow([_("Quy tắc"), _("Chỉ tiêu"), _("Cấp"), _("Mã"), _("Tên"), _("Tử số"),
+                _("Mẫu số"), _("Giá trị (%)"), _("Ngưỡng đạt"), _("Điểm"), _("Điểm tối đa"), _("Cách tính"),
+                _("Ghi chú")])
     for ln in lines:
         d = ln.as_dict()
         band = "" if ln.band is None else f">= {ln.band[0].normalize()}% -> {ln.band[1].normalize()}"
@@ -516,14 +531,15 @@ NUMERIC = frozenset({"received", "beyond_limit", "share_percent", "max_excess_ho
 
 
 def column_labels() -> dict[str, str]:
-    return {"code": t("code"), "unit_code": t("unit_code"), "unit_name": t("unit"),
-            "procedure_code": t("procedure_code"), "procedure_name": t("procedure"), "received": t("received"),
-            "beyond_limit": t("beyond_limit_n"), "share_percent": t("share_pct"),
-            "max_excess_hours": t("max_excess"), "mean_excess_hours": t("mean_excess"),
-            "received_at": t("received"), "legal_due_at": t("due_computed"), "due_at": t("due_recorded"),
-            "excess_hours": t("excess_hours"), "class": t("class"), "finish_at": t("finished_at"),
-            "apology_at": t("ev_apology"), "rescheduled_due_at": t("due_rescheduled"), "channel": t("channel"),
-            "computed_due_at": t("due_computed")}
+    return {"code": _("Mã hồ sơ"), "unit_code": _("Mã đơn vị"), "unit_name": pgettext("unit", "Đơn vị"),
+            "procedure_code": _("Mã thủ tục"), "procedure_name": _("Thủ tục"), "received": _("Tiếp nhận"),
+            "beyond_limit": _("Số hồ sơ hẹn vượt"), "share_percent": _("Tỷ lệ (%)"),
+            "max_excess_hours": _("Vượt nhiều nhất (giờ làm việc)"),
+            "mean_excess_hours": _("Vượt trung bình (giờ làm việc)"),
+            "received_at": _("Tiếp nhận"), "legal_due_at": _("Hạn theo quy định"), "due_at": _("Hẹn trả (ghi nhận)"),
+            "excess_hours": _("Số giờ làm việc vượt"), "class": _("Phân loại"), "finish_at": _("Kết thúc xử lý"),
+            "apology_at": _("Phiếu xin lỗi, hẹn lại"), "rescheduled_due_at": _("Hẹn trả mới"), "channel": _("Kênh"),
+            "computed_due_at": _("Hạn theo quy định")}
 
 
 def _cell_text(key: str, value: Any) -> str:
@@ -533,9 +549,9 @@ def _cell_text(key: str, value: Any) -> str:
     if isinstance(value, datetime):
         return fmt_dt(value)
     if key == "class":
-        return {"late": t("late"), "overdue": t("overdue")}.get(value, str(value))
+        return {"late": pgettext("late", "Quá hạn"), "overdue": pgettext("overdue", "Quá hạn")}.get(value, str(value))
     if key == "channel":
-        return {1: t("channel_1"), 2: t("channel_2"), 3: t("channel_3")}.get(value, str(value))
+        return {1: _("Trực tiếp"), 2: _("Trực tuyến"), 3: _("Bưu chính")}.get(value, str(value))
     if isinstance(value, float | Decimal):
         return fmt_num(value, 1 if key == "share_percent" else 2)
     if isinstance(value, int):
@@ -563,7 +579,7 @@ def audits(fmt: str | None = None):  # noqa: ANN201
     c = read_choice(request.args, current_now(), grouping=False)
     name = request.args.get("audit", "beyond-limit")
     if name not in AUDITS:
-        c.errors.append(t("err_audit", v=name[:40]))
+        c.errors.append(_("Danh sách kiểm tra: '%(v)s' không có.", v=name[:40]))
         name = "beyond-limit"
     detail = name == "beyond-limit" and request.args.get("detail", "") in ("1", "on", "true")
     ids = _unit_ids(c)

@@ -9,13 +9,15 @@ import time
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import case, func, select
 
 from tracker.export import safe_cell
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
 from web import current_now
 from web.auth import current_user, engine, login_required, roles_required
-from web.i18n import fmt_dt, fmt_num, t
+from web.i18n import fmt_dt, fmt_num, label
 from web.lists import CACHE, ListFilters, filter_choices, open_counts, overdue_list, scope_key
 from web.scope import mask_name, mask_phone, unit_tree
 
@@ -142,11 +144,11 @@ def _chart(points: list[tuple[str, float | None]]) -> dict:
     w, h, pad = 600, 200, 30
     bw = (w - 2 * pad) / max(len(points), 1)
     bars = []
-    for i, (label, value) in enumerate(points):
+    for i, (name, value) in enumerate(points):
         x = pad + i * bw
         bh = 0 if value is None else (h - 2 * pad) * value / 100
         bars.append({"x": round(x + 4, 1), "y": round(h - pad - bh, 1), "w": round(bw - 8, 1), "h": round(bh, 1),
-                     "label": label, "lx": round(x + bw / 2, 1), "value": "—" if value is None
+                     "label": name, "lx": round(x + bw / 2, 1), "value": "—" if value is None
                      else fmt_num(value, 1) + "%"})
     return {"w": w, "h": h, "pad": pad, "bars": bars}
 
@@ -201,15 +203,17 @@ def _export_rows(page) -> list[list]:  # noqa: ANN001
     for r in page.rows:
         cls = "overdue" if r["overdue"] else "at_risk"
         out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
-                    t(f"channel_{r['channel']}") if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
+                    label("channel", r['channel']) if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
                     fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
-                    t(cls) + (" *" if r["past_new"] else ""), r["hours"], r["applicant_name"], r["applicant_phone"]])
+                    label("class", cls) + (" *" if r["past_new"] else ""), r["hours"], r["applicant_name"],
+                    r["applicant_phone"]])
     return out
 
 
 def _export_header() -> list[str]:
-    return [t("code"), t("unit"), t("procedure"), t("field"), t("channel"), t("received"), t("due_recorded"),
-            t("due_computed"), t("due_rescheduled"), t("class"), t("time_late_left"), t("applicant"), t("phone")]
+    return [_("Mã hồ sơ"), pgettext("unit", "Đơn vị"), _("Thủ tục"), _("Lĩnh vực"), _("Kênh"), _("Tiếp nhận"),
+            _("Hẹn trả (ghi nhận)"), _("Hạn theo quy định"), _("Hẹn trả mới"), _("Phân loại"),
+            _("Giờ làm việc trễ / còn lại"), _("Chủ hồ sơ"), _("Điện thoại")]
 
 
 @bp.get("/overdue")
@@ -281,26 +285,30 @@ def dossier(code: str):  # noqa: ANN201
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
                             rules=rules, lang=lang()).lines(lang())
-    events = [(r[k], t(f"ev_{name}")) for k, name in (
+    events = [(r[k], label("ev", name)) for k, name in (
         ("submitted_at", "submitted"), ("received_at", "received"),
         ("supplement_requested_at", "supplement_requested"), ("resubmitted_at", "resubmitted"),
         ("apology_at", "apology"), ("due_at", "due"), ("finished_at", "finished"), ("returned_at", "returned"))
         if r[k] is not None]
     def status(code: int | None) -> str:
-        return "—" if code is None else f"{code} {t(f'status_{code}')}"
+        return "—" if code is None else f"{code} {label('status', code)}"
 
-    events += [(h.seen_at, t("ev_status", a=status(h.previous_status), b=status(h.status))) for h in history]
+    events += [(h.seen_at, _("Trạng thái %(a)s → %(b)s", a=status(h.previous_status),
+                             b=status(h.status))) for h in history]
     events.sort(key=lambda e: e[0])
-    mode = t(f"mode_{rules.comparison}")
+    mode = label("mode", rules.comparison)
     due = fmt_dt(c.due_used)
     hours = None if c.working_hours_left is None else fmt_num(c.working_hours_left, 1)
     why = {
-        "not_received": t("why_not_received"), "paused": t("why_paused"),
-        "overdue": t("why_overdue", d=due, mode=mode),
-        "at_risk": t("why_at_risk", h=hours, d=due, r=fmt_num(rules.at_risk_hours, 0)),
-        "within": t("why_within", h=hours, d=due) if c.due_used else t("why_no_due"),
-    }.get(c.cls, t("why_finished", f=fmt_dt(c.finish_moment), d=due, mode=mode))
-    flags = [t(f"flag_{fl}", h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
+        "not_received": _("Hồ sơ chưa được tiếp nhận tại thời điểm này."),
+        "paused": _("Đang chờ bổ sung hoặc nghĩa vụ tài chính: thời hạn tạm dừng, tính là trong hạn."),
+        "overdue": _("Đã qua hạn %(d)s (%(mode)s). Hẹn trả mới không làm thay đổi phân loại.", d=due, mode=mode),
+        "at_risk": _("Còn %(h)s giờ làm việc đến hạn %(d)s, không quá %(r)s giờ.", h=hours, d=due,
+                     r=fmt_num(rules.at_risk_hours, 0)),
+        "within": (_("Còn %(h)s giờ làm việc đến hạn %(d)s.", h=hours, d=due) if c.due_used
+                   else _("Không có ngày hẹn trả: tính là trong hạn / đúng hạn.")),
+    }.get(c.cls, _("Kết thúc lúc %(f)s, so với hạn %(d)s (%(mode)s).", f=fmt_dt(c.finish_moment), d=due, mode=mode))
+    flags = [label("flag", fl, h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
@@ -395,7 +403,7 @@ def _upload():  # noqa: ANN202
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        flash(t("no_file"))
+        flash(_("Chưa chọn tệp."))
         return redirect(url_for("views.imports"))
     name = Path(upload.filename).name[:200]
     with tempfile.TemporaryDirectory() as tmp:
@@ -405,7 +413,8 @@ def _upload():  # noqa: ANN202
     from web.scope import forget_tree
 
     forget_tree(engine())
-    flash(t("import_done", name=name, n=res.rows_read, r=res.rejected) + (f" {res.message}" if res.status ==
+    flash(_("Đã nhập %(name)s: %(n)s dòng, %(r)s dòng bị loại.", name=name, n=res.rows_read,
+            r=res.rejected) + (f" {res.message}" if res.status ==
                                                                              "failed" else ""))
     return redirect(url_for("views.imports"))
 
