@@ -43,3 +43,26 @@ def test_procedures_with_limits(engine, tmp_path):
     assert limits == {"1.001": 0, "1.002": 15}
     again = import_procedures(engine, write_export(tmp_path / "p.csv", rows[:2], header=PROC_HEADER))
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_a_units_file_without_some_columns_keeps_what_is_stored_in_them(engine, tmp_path):
+    """A names-only file (say, a rename list) must not wipe the digest recipients an admin entered,
+    nor the tree or the levels: only the columns a file has are written."""
+    full = [["T", "UBND tỉnh Sơn Hà", "", "tinh", ""],
+            ["S1", "Sở Tư pháp", "T", "tinh", "a@sonha.gov.vn"]]
+    import_units(engine, write_export(tmp_path / "u.csv", full, header=UNIT_HEADER))
+    names_only = import_units(engine, write_export(tmp_path / "n.csv", [["S1", "Sở Tư pháp tỉnh Sơn Hà"],
+                                                                        ["S2", "Sở Nội vụ"]],
+                                                   header=["Mã đơn vị", "Tên đơn vị"]))
+    assert (names_only.updated, names_only.inserted, names_only.rejected) == (1, 1, [])
+    with engine.connect() as conn:
+        units = {u["code"]: u for u in conn.execute(select(Unit)).mappings()}
+    s1 = units["S1"]
+    assert s1["name"] == "Sở Tư pháp tỉnh Sơn Hà"
+    assert (s1["digest_recipients"], s1["level"], s1["parent_id"]) == ("a@sonha.gov.vn", "tinh", units["T"]["id"])
+    assert (units["S2"]["digest_recipients"], units["S2"]["level"], units["S2"]["parent_id"]) == ("", "", None)
+    # an explicit empty cell in a column the file has does clear it
+    cleared = [["S1", "Sở Tư pháp tỉnh Sơn Hà", "T", "tinh", ""]]
+    import_units(engine, write_export(tmp_path / "c.csv", cleared, header=UNIT_HEADER))
+    with engine.connect() as conn:
+        assert conn.execute(select(Unit.digest_recipients).where(Unit.code == "S1")).scalar_one() == ""

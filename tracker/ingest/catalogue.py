@@ -93,15 +93,20 @@ def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
     with engine.begin() as conn:
         existing = {u.code: u for u in conn.execute(select(Unit)).all()}
         for r in rows:
-            values = {"name": r["name"], "name_key": name_key(r["name"]), "level": r.get("level", ""),
-                      "digest_recipients": ",".join(
-                          e.strip() for e in r.get("recipients", "").replace(";", ",").split(",")
-                          if e.strip())}
+            # Only the columns the file has: a names-only file keeps the recipients an admin entered.
+            values = {"name": r["name"], "name_key": name_key(r["name"])}
+            if "level" in r:
+                values["level"] = r["level"]
+            if "recipients" in r:
+                values["digest_recipients"] = ",".join(
+                    e.strip() for e in r["recipients"].replace(";", ",").split(",") if e.strip())
             _upsert_by_code(conn, Unit, existing.get(r["code"]), r["code"], values, result)
         ids = dict(conn.execute(select(Unit.code, Unit.id)).all())
         parents = dict(conn.execute(select(Unit.code, Unit.parent_id)).all())
         for r in rows:
-            parent = r.get("parent", "")
+            if "parent" not in r:
+                continue
+            parent = r["parent"]
             if parent and parent not in ids:
                 result.rejected.append(f"unit {r['code']}: parent '{parent}' is not a known unit code")
                 continue
