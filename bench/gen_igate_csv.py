@@ -48,5 +48,21 @@ def generate(n: int, path: Path, seed: int = 7) -> Path:
     return path
 
 
+LIMITS = ["3 ngày làm việc", "5 ngày làm việc", "10 ngày làm việc", "15 ngày", "Trong ngày", "8 giờ làm việc",
+          "0,5 ngày"]
+
+
+def write_procedures(path: Path) -> Path:
+    """The procedures catalogue of the generated exports, with legal time limits: imported first,
+    it has the import compute every dossier's due date on the working calendar."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Mã TTHC", "Tên thủ tục", "Lĩnh vực", "Thời hạn giải quyết"])
+        for i, (code, name, field) in enumerate(PROCS):
+            w.writerow([code, name, field, LIMITS[i % len(LIMITS)]])
+    return path
+
+
 if __name__ == "__main__":
     generate(int(sys.argv[1]), Path(sys.argv[2]))

@@ -1,12 +1,16 @@
 """Benchmark: import a 1,000,000-row iGate-style CSV (issue: import).
 
-    .venv/bin/python bench/import_csv.py [ROWS]        # default 1,000,000
+    .venv/bin/python bench/import_csv.py [ROWS] [--limits]        # default 1,000,000
 
-Prints rows/s, peak RSS and the time ratio against `sqlite3 .import` of the same file into a bare
-table (the floor, measured in the same run), for a first import and for re-importing the
-unchanged file, on SQLite and, when reachable, on PostgreSQL.
+Prints rows/s, µs per row, peak RSS and the time ratio against `sqlite3 .import` of the same file
+into a bare table (the floor, measured in the same run), for a first import and for re-importing
+the unchanged file, on SQLite and, when reachable, on PostgreSQL.
 Targets (issue 3): first import <= 4x the floor, re-import <= 2x, peak RSS <= 300 MB.
 Each import runs in its own process so its peak RSS is its own.
+
+The generated file carries no time limits, so by itself the import computes no legal due dates;
+--limits adds a first import into a database that holds the procedures catalogue with their
+limits (gen_igate_csv.write_procedures), where every dossier's due date is computed.
 """
 
 from __future__ import annotations
@@ -26,19 +30,22 @@ CHILD = """
 import sys, time
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
-from tracker.ingest import import_file
+from tracker.ingest import import_file, import_procedures
 url, path = sys.argv[1], sys.argv[2]
 s = load_settings(env={}, overrides={"database.url": url})
 e = make_engine(url); upgrade(e)
+if len(sys.argv) > 3:
+    import_procedures(e, sys.argv[3])
 t = time.perf_counter(); r = import_file(e, s, path); dt = time.perf_counter() - t
 assert r.balanced and r.status in ("done", "partial"), r.message
 print(dt, r.inserted, r.updated, r.unchanged, r.rejected)
 """
 
 
-def run_child(url: str, path: Path) -> tuple[float, float, str]:
+def run_child(url: str, path: Path, procedures: Path | None = None) -> tuple[float, float, str]:
     """(seconds inside import_file, peak RSS MB, counts) of one import in a fresh process."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(path)], stdout=subprocess.PIPE,
+    extra = [str(procedures)] if procedures else []
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(path), *extra], stdout=subprocess.PIPE,
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     out = proc.stdout.read().decode()
     proc.stdout.close()
@@ -65,13 +72,19 @@ def report(label: str, seconds: float, rss: float, rows: int, base: float, targe
     verdict = ""
     if target is not None:
         verdict = f" (target <= {target:.0f}x: {'met' if ratio <= target else 'MISSED'})"
-    print(f"{label:28s} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  peak RSS {rss:5.0f} MB"
-          f"  {ratio:5.2f}x floor{verdict}")
+    print(f"{label:28s} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  {seconds / rows * 1e6:5.1f} µs/row"
+          f"  peak RSS {rss:5.0f} MB  {ratio:5.2f}x floor{verdict}")
 
 
-def main(rows: int = 1_000_000) -> int:
+def fresh_sqlite(db: Path) -> str:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{db}"
+
+
+def main(rows: int = 1_000_000, limits: bool = False) -> int:
     sys.path.insert(0, str(ROOT / "bench"))
-    from gen_igate_csv import generate
+    from gen_igate_csv import generate, write_procedures
 
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"igate-{rows}.csv"
@@ -82,17 +95,18 @@ def main(rows: int = 1_000_000) -> int:
         raise SystemExit("the sqlite3 command-line tool is needed for the floor (apt-get install sqlite3)")
     base = floor(path)
     print(f"file: {path.name}, {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB")
-    print(f"{'floor: sqlite3 .import':28s} {base:7.2f} s  {rows / base:9,.0f} rows/s")
+    print(f"{'floor: sqlite3 .import':28s} {base:7.2f} s  {rows / base:9,.0f} rows/s  {base / rows * 1e6:5.1f} µs/row")
 
-    db = OUT / "bench.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{db}"
+    url = fresh_sqlite(OUT / "bench.db")
     seconds, rss, counts = run_child(url, path)
     report("SQLite first import", seconds, rss, rows, base, 4)
     seconds, rss, counts = run_child(url, path)
     report("SQLite re-import unchanged", seconds, rss, rows, base, 2)
     print(f"{'':28s} (peak RSS target <= 300 MB; counts inserted/updated/unchanged/rejected: {counts})")
+    if limits:
+        catalogue = write_procedures(OUT / "procedures.csv")
+        seconds, rss, _ = run_child(fresh_sqlite(OUT / "bench-limits.db"), path, catalogue)
+        report("SQLite first, due dates", seconds, rss, rows, base, None)
 
     try:
         from sqlalchemy import create_engine, text
@@ -119,4 +133,5 @@ def main(rows: int = 1_000_000) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
+    args = [a for a in sys.argv[1:] if a != "--limits"]
+    sys.exit(main(int(args[0]) if args else 1_000_000, limits="--limits" in sys.argv[1:]))

@@ -113,12 +113,12 @@ class Dossier(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=CODE_MAX, unique=True)  # mã hồ sơ
     unit_id: int = Field(foreign_key="unit.id")
-    procedure_id: int | None = Field(default=None, foreign_key="procedure.id", index=True)
+    procedure_id: int | None = Field(default=None, foreign_key="procedure.id")  # no index: 0005
     channel: int | None = None  # KenhThucHien: 1 trực tiếp, 2 trực tuyến, 3 bưu chính
     status: int  # TrangThaiHoSo, 1..10
 
     submitted_at: datetime | None = Moment(default=None)  # ngày nộp
-    received_at: datetime | None = Moment(default=None, index=True)  # ngày tiếp nhận
+    received_at: datetime | None = Moment(default=None)  # ngày tiếp nhận; indexed with unit_id only
     due_at: datetime | None = Moment(default=None)  # ngày hẹn trả, as recorded (authoritative)
     supplement_requested_at: datetime | None = Moment(default=None)  # ngày yêu cầu bổ sung
     resubmitted_at: datetime | None = Moment(default=None)  # ngày bổ sung (nhận lại)

@@ -229,7 +229,13 @@ def data_rows(rows: Rows, cmap: ColumnMap, src: Source, unit: str = "line") -> R
     """The rows after the header: empty rows dropped, totals rows and the header repeated on
     each printed page noted in src.skipped."""
     header = list(cmap.labels)
+    code_i = cmap.fields.get("code", -1)
     for line, cells in rows:
+        # the common row first: a dossier code that cannot start a totals label, not the header's
+        code = cells[code_i] if 0 <= code_i < len(cells) else ""
+        if code and code[0] not in "TtCc" and not code[0].isspace() and code != header[code_i]:
+            yield line, cells
+            continue
         if not any(cells):
             continue
         if cells == header:

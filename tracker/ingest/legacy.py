@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # ----- TCVN3 -------------------------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ _VOWEL_MARKS = frozenset("\u0302\u0306\u031b")  # circumflex, breve, horn
 MAX_WORDS = 4000
 
 
+@lru_cache(maxsize=16384)  # a sample repeats its words (names, units): the encoding guess reads every file
 def is_syllable(word: str) -> bool:
     """A well-formed Vietnamese syllable (lower-case, NFC or not): 'trường' yes, 'taứi' no."""
     parts = unicodedata.normalize("NFD", word.lower())

@@ -4,22 +4,27 @@ For each run: rows read = inserted + updated + unchanged + rejected. Each batch 
 transaction that also moves the run's counters, so a process killed mid-file leaves a consistent
 database, and running the same file again completes the job (rows already stored are unchanged).
 
-Speed (bench/import_csv.py): a row's hash is taken over its raw cells first, so a row that is
-already stored unchanged costs one hash and a batched look-up, never a parse. New and changed
-rows are parsed, derived and written with one driver-level executemany per batch.
+Speed (bench/import_csv.py; where the time goes is written down there): a row's hash is taken
+over its raw cells first, so a row that is already stored unchanged costs one hash and a batched
+look-up, never a parse; a big file is read, split and hashed by a second process meanwhile
+(tracker.ingest.batches). New and changed rows are parsed by RowParser (parse_row's answers,
+quicker for the common shapes), derived and written with one driver-level statement per batch;
+on SQLite the import's connection keeps a bigger page cache and checkpoints less often, and
+Python's cycle collector rests while rows stream through.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
-import operator
 import re
 import time as clock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +34,9 @@ from tracker.calendar import WorkCalendar
 from tracker.config import Settings
 from tracker.derive import DERIVED_COLUMNS, derive, now_local
 from tracker.ingest import readers
+from tracker.ingest.batches import Batch, Keyer, batches
 from tracker.ingest.columns import DATE_FIELDS, ColumnMap
-from tracker.ingest.readers import FileRejected
+from tracker.ingest.readers import FileRejected, Source
 from tracker.ingest.text import name_key
 from tracker.ingest.values import ValueProblem, parse_channel, parse_datetime, parse_status
 from tracker.locks import LockBusy, source_lock
@@ -42,7 +48,6 @@ from tracker.models import (
     ImportRun,
     Procedure,
     RejectedRow,
-    StatusChange,
     Unit,
 )
 from tracker.rules import ENDED_STATUSES, NOT_RECEIVED_STATUSES, LimitError, TimeLimit, parse_limit
@@ -64,6 +69,8 @@ WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_F
 _DATA_FIELDS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "limit_value", "limit_unit",
                 "applicant_name", "applicant_phone")
 _KEEP_ON_UPDATE = {"code", "created_at"}
+# the parsed source values a row stores as they are
+_SOURCE_FIELDS = ("code", "channel", "status", *DATE_FIELDS, "applicant_name", "applicant_phone")
 
 
 @dataclass
@@ -237,6 +244,176 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
     return rec, None
 
 
+_FALLBACK = object()  # a cache miss that parse_row must decide
+_RECORD_FIELDS = frozenset((*_CAPS, "status", "channel", *ROW_DATE_FIELDS))
+
+
+def _dmy_hms(value: str) -> datetime | None:
+    """'dd/mm/yyyy HH:MM:SS' by slicing. fromisoformat only accepts ASCII digits in every slot, so
+    what it returns is what parse_datetime returns; anything else is left to parse_datetime."""
+    if len(value) == 19 and value[2] == "/" and value[5] == "/" and value[10] == " " and value[13] == ":" \
+            and value[16] == ":":
+        try:
+            return datetime.fromisoformat(f"{value[6:10]}-{value[3:5]}-{value[:2]}T{value[11:]}")
+        except ValueError:
+            return None
+    return None
+
+
+def _dmy_hm(value: str) -> datetime | None:
+    """'dd/mm/yyyy HH:MM'."""
+    if len(value) == 16 and value[2] == "/" and value[5] == "/" and value[10] == " " and value[13] == ":":
+        try:
+            return datetime.fromisoformat(f"{value[6:10]}-{value[3:5]}-{value[:2]}T{value[11:]}")
+        except ValueError:
+            return None
+    return None
+
+
+def _dmy(value: str) -> datetime | None:
+    """'dd/mm/yyyy' (midnight: a promised day's end is applied by the caller)."""
+    if len(value) == 10 and value[2] == "/" and value[5] == "/":
+        try:
+            return datetime.fromisoformat(f"{value[6:10]}-{value[3:5]}-{value[:2]}")
+        except ValueError:
+            return None
+    return None
+
+
+def _compact(value: str) -> datetime | None:
+    """'yyyyMMddHHmmss' (the national portal's dates)."""
+    if len(value) == 14 and value.isascii() and value.isdigit():
+        try:
+            return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]), int(value[10:12]),
+                             int(value[12:]))
+        except ValueError:
+            return None
+    return None
+
+
+def _iso(value: str) -> datetime | None:
+    """'yyyy-mm-dd HH:MM:SS' or with a T, no offset."""
+    if len(value) == 19 and value[4] == "-" and value[7] == "-" and value[10] in " T" and value[13] == ":" \
+            and value[16] == ":":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is None else None
+    return None
+
+
+_DATE_SHAPES = (_dmy_hms, _dmy_hm, _dmy, _compact, _iso)
+
+
+class RowParser:
+    """parse_row for one file, fast for the rows real exports are made of.
+
+    What a file's header fixes is looked up once (which cells hold which fields); each date
+    column keeps the shape of its first value (dd/mm/yyyy HH:MM:SS, …) and reads later ones by
+    slicing; status, channel and time-limit words go through per-file caches (a handful of
+    distinct values in a million rows). A row this cannot read with certainty — a value of
+    another shape, anything to reject, a quote-escaped formula — goes to parse_row itself, so
+    every result, rejections included, is parse_row's (tests/tracker/test_import_fast_path.py)."""
+
+    def __init__(self, cmap: ColumnMap, cal: WorkCalendar) -> None:
+        self.cmap, self.cal = cmap, cal
+        # the fields parse_row reads (a mapping may name others: parse_row ignores them)
+        fields = {f: i for f, i in cmap.fields.items() if f in _RECORD_FIELDS}
+        self.names = tuple(fields)
+        positions = tuple(fields.values())
+        self.width = max(positions) + 1
+        self.pick = itemgetter(*positions)  # code, received_at and status at least
+        self.caps = tuple((f, cap) for f, cap in _CAPS.items() if f in fields)
+        self.texts = tuple(f for f in _TEXT_FIELDS if f in fields)
+        # what an absent column contributes to the record
+        self.absent: dict[str, Any] = {f: "" for f in _CAPS if f not in fields}
+        self.absent.update({f: None for f in ROW_DATE_FIELDS if f not in fields})
+        self.dates = [[f, f in _DAY_FIELDS, None] for f in ROW_DATE_FIELDS if f in fields]  # [field, day, shape]
+        self.has_channel = "channel" in fields
+        self.statuses: dict[str, int] = {}
+        self.channels: dict[str, int | None] = {"": None}
+        self.limits: dict[str, TimeLimit] = {}
+
+    def parse(self, line: int, cells: list[str]) -> tuple[dict[str, Any] | None, Rejection | None]:
+        rec = self.fast(cells) if len(cells) >= self.width else None
+        if rec is None:
+            return parse_row(line, cells, self.cmap, self.cal)
+        return rec, None
+
+    def fast(self, cells: list[str]) -> dict[str, Any] | None:
+        """The record parse_row would make of `cells`, or None: ask parse_row."""
+        # the cells by field; parsed values then replace the texts, as parse_row's record has them
+        rec: dict[str, Any] = dict(zip(self.names, self.pick(cells), strict=True))
+        if not rec["code"]:
+            return None
+        for f, cap in self.caps:
+            if len(rec[f]) > cap:
+                return None
+        for f in self.texts:
+            if rec[f][:1] == "'":
+                return None
+        limit_text = rec.get("limit_text")
+        rec.update(self.absent)
+        status = self.statuses.get(rec["status"])
+        if status is None:
+            status = self._learn(self.statuses, parse_status, rec["status"])
+            if status is _FALLBACK:
+                return None
+        rec["status"] = status
+        if self.has_channel:
+            channel = self.channels.get(rec["channel"], _FALLBACK)
+            if channel is _FALLBACK:
+                channel = self._learn(self.channels, parse_channel, rec["channel"])
+                if channel is _FALLBACK:
+                    return None
+            rec["channel"] = channel
+        else:
+            rec["channel"] = None
+        for slot in self.dates:
+            f, day, shape = slot
+            value = rec[f]
+            if not value:
+                rec[f] = None
+                continue
+            if shape is None:
+                shape = slot[2] = next((s for s in _DATE_SHAPES if s(value) is not None), None)
+                if shape is None:
+                    return None
+            moment = shape(value)
+            if moment is None:
+                return None
+            if day and shape is _dmy:
+                moment = self.cal.day_end(moment.date())
+            rec[f] = moment
+        received = rec["received_at"]
+        if received is None:
+            return None
+        for f in ("due_at", "finished_at", "returned_at"):
+            v = rec[f]
+            if v is not None and v < received and not (f == "due_at" and v.date() == received.date()):
+                return None
+        rec["limit"] = None
+        if limit_text:
+            limit = self.limits.get(limit_text)
+            if limit is None:
+                limit = self._learn(self.limits, parse_limit, limit_text)
+                if limit is _FALLBACK:
+                    return None
+            rec["limit"] = limit
+        return rec
+
+    @staticmethod
+    def _learn(cache: dict, parse: Callable[[str], Any], value: str) -> Any:  # noqa: ANN401
+        try:
+            result = parse(value)
+        except (ValueProblem, LimitError):
+            return _FALLBACK
+        if len(cache) < 10_000:
+            cache[value] = result
+        return result
+
+
 def raw_of(cells: list[str], cmap: ColumnMap) -> dict[str, str]:
     """The row as the file had it, by header label: what `tthc import --errors` writes back."""
     n = len(cells)
@@ -251,134 +428,123 @@ def _data_hash(row: dict[str, Any]) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def _code_digest(code: str) -> int:
-    return int.from_bytes(hashlib.blake2b(code.encode(), digest_size=8).digest(), "little")
-
-
 class _Writer:
     """Takes raw rows; every batch: look up, parse what changed, derive, upsert, record."""
 
-    def __init__(self, engine: Engine, settings: Settings, run_id: int | None, result: ImportResult,
+    def __init__(self, engine: Engine, conn, settings: Settings, run_id: int | None, result: ImportResult,  # noqa: ANN001
                  cmap: ColumnMap, dry_run: bool) -> None:
-        self.engine, self.run_id, self.result, self.cmap, self.dry_run = engine, run_id, result, cmap, dry_run
+        self.conn, self.run_id, self.result, self.cmap, self.dry_run = conn, run_id, result, cmap, dry_run
         self.cal: WorkCalendar = settings.work_calendar()
         self.rules = settings.rule_settings()
         self.fp = settings.fingerprint()
         self.catalogue = _Catalogue(engine, dry_run)
-        self.code_i = cmap.fields["code"]
-        self.hash_idx = tuple(sorted(i for f, i in cmap.fields.items()))
-        # codes seen in this file -> first line, keyed by a 64-bit digest: small entries for big files
+        self.parser = RowParser(cmap, self.cal)
+        # codes seen in this file -> first line, keyed by the code's hash: small entries for big files
         self.seen: dict[int, int] = {}
         self.now = now_local()
-        self.dialect = engine.dialect.name
-        self._sql = _upsert_sql(engine)
-        self._params = _params_maker(engine)
+        if engine.dialect.name == "postgresql":
+            self.store: _SqliteStore | _PgStore = _PgStore(run_id, self.now, self.fp)
+        else:
+            self.store = _SqliteStore(run_id, self.now, self.fp, _absent_columns(cmap))
 
-    def row_hash(self, cells: list[str]) -> str:
-        n = len(cells)
-        joined = "\x1f".join(cells[i] if i < n else "" for i in self.hash_idx)
-        return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
-
-    def flush(self, batch: list[tuple[int, list[str]]]) -> None:
-        if not batch:
+    def flush(self, batch: Batch) -> None:
+        if not len(batch):
             return
-        res = self.result
-        with _import_transaction(self.engine) as conn:
-            keyed = []
-            for line, cells in batch:
-                code = cells[self.code_i].strip() if self.code_i < len(cells) else ""
-                keyed.append((line, cells, code, self.row_hash(cells)))
-            codes = list({c for _, _, c, _ in keyed if c})
-            existing = {}
-            if codes:
-                existing = {c: (h, st, fs, dh) for c, h, st, fs, dh in conn.execute(
-                    select(Dossier.code, Dossier.row_hash, Dossier.status, Dossier.first_seen_finished_at,
-                           Dossier.data_hash).where(Dossier.code.in_(codes)))}
-            rows: list[dict[str, Any]] = []
-            history: list[tuple[str, int | None, int]] = []
-            rejections: list[Rejection] = []
-            pending: dict[str, str] = {}  # code -> hash, rows of this batch
-            for line, cells, code, h in keyed:
-                res.rows_read += 1
-                digest = _code_digest(code) if code else 0
-                if code and digest in self.seen:
-                    first_hash = pending.get(code) or (existing.get(code) or (None,))[0]
-                    if first_hash == h:
-                        res.unchanged += 1
-                        continue
-                    if first_hash is not None:
-                        rejections.append(Rejection(
-                            line, self.cmap.label("code"), code, "the same dossier code appears earlier in "
-                            f"this file (line {self.seen[digest]}) with different data", raw_of(cells, self.cmap)))
-                        res.rejected += 1
-                        continue
-                old = existing.get(code)
-                if old is not None and old[0] == h:
-                    self.seen[digest] = line
-                    res.unchanged += 1
-                    continue
-                rec, rej = parse_row(line, cells, self.cmap, self.cal)
-                if rej is not None:
-                    rejections.append(rej)
-                    res.rejected += 1
-                    continue
-                self.seen[digest] = line
-                pending[code] = h
-                row = self._row(conn, rec)
-                if old is not None and old[3] == row["data_hash"]:
-                    res.unchanged += 1  # the same data in another shape (e.g. our own export of it)
-                    continue
-                self._complete(row, rec, h, old)
-                rows.append(row)
-                if old is None:
-                    res.inserted += 1
-                    history.append((code, None, row["status"]))
-                else:
-                    res.updated += 1
-                    if old[1] != row["status"]:
-                        history.append((code, old[1], row["status"]))
-            if not self.dry_run:
-                self._write(conn, rows, history, rejections)
+        res, conn = self.result, self.conn
+        with conn.begin():
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                # the rows stored as they are (the whole batch, in a re-import), then the others
+                stored = self.store.unchanged(cursor, batch.codes, batch.hashes)
+                rest = list({c for c, h in zip(batch.codes, batch.hashes, strict=True) if c and stored.get(c) != h})
+                details = self.store.details(cursor, rest) if rest else {}
+                stored.update((c, d[0]) for c, d in details.items())
+                rows, history, rejections = self._sort(conn, batch, stored, details)
+                if not self.dry_run:
+                    self._write(conn, cursor, rows, history, rejections)
+            finally:
+                cursor.close()
         res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
 
-    def _row(self, conn, rec: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
-        """The stored source values of a parsed record, with their data hash."""
+    def _sort(self, conn, batch: Batch, stored: dict[str, str], details: dict[str, tuple]  # noqa: ANN001
+              ) -> tuple[list[dict[str, Any]], list[tuple[str, int | None, int]], list[Rejection]]:
+        """Each row of a batch to its fate: unchanged, rejected, or a row to write (and history).
+        `stored`: code -> row hash of the dossiers already stored; `details`: code -> (row hash,
+        status, first seen finished, data hash) of those a row of the batch differs from."""
+        seen, parse, build = self.seen, self.parser.parse, self._build
+        rows: list[dict[str, Any]] = []
+        history: list[tuple[str, int | None, int]] = []
+        rejections: list[Rejection] = []
+        pending: dict[str, str] = {}  # code -> hash, rows of this batch
+        inserted = updated = unchanged = 0
+        for i, (line, code, h) in enumerate(zip(batch.lines, batch.codes, batch.hashes, strict=True)):
+            digest = hash(code)
+            if code and digest in seen:
+                first_hash = pending.get(code) or stored.get(code)
+                if first_hash == h:
+                    unchanged += 1
+                    continue
+                if first_hash is not None:
+                    rejections.append(Rejection(
+                        line, self.cmap.label("code"), code, "the same dossier code appears earlier in "
+                        f"this file (line {seen[digest]}) with different data", raw_of(batch.cells(i), self.cmap)))
+                    continue
+            stored_hash = stored.get(code)
+            if stored_hash == h:
+                seen[digest] = line
+                unchanged += 1
+                continue
+            rec, rej = parse(line, batch.cells(i))
+            if rej is not None:
+                rejections.append(rej)
+                continue
+            seen[digest] = line
+            pending[code] = h
+            old = details.get(code) if stored_hash is not None else None
+            row = build(conn, rec, h, old)
+            if row is None:
+                unchanged += 1  # the same data in another shape (e.g. our own export of it)
+                continue
+            rows.append(row)
+            if old is None:
+                inserted += 1
+                history.append((code, None, row["status"]))
+            else:
+                updated += 1
+                if old[1] != row["status"]:
+                    history.append((code, old[1], row["status"]))
+        res = self.result
+        res.rows_read += len(batch)
+        res.inserted += inserted
+        res.updated += updated
+        res.unchanged += unchanged
+        res.rejected += len(rejections)
+        return rows, history, rejections
+
+    def _build(self, conn, rec: dict[str, Any], h: str, old: tuple | None) -> dict[str, Any] | None:  # noqa: ANN001
+        """The row to store for a parsed record: its source values, what the product keeps beside
+        them (first seen finished, derived columns); None when a stored dossier has the same data."""
         limit = rec["limit"]
-        row = {f: rec[f] for f in ("code", "channel", "status", *DATE_FIELDS, "applicant_name", "applicant_phone")}
+        row = {f: rec[f] for f in _SOURCE_FIELDS}
         row["unit_id"] = self.catalogue.unit(conn, rec)
-        row["procedure_id"] = self.catalogue.procedure(conn, rec, limit)
+        row["procedure_id"] = pid = self.catalogue.procedure(conn, rec, limit)
         row["limit_value"] = limit.value if limit else None
         row["limit_unit"] = limit.unit if limit else None
         row["data_hash"] = _data_hash(row)
-        return row
-
-    def _complete(self, row: dict[str, Any], rec: dict[str, Any], h: str, old) -> None:  # noqa: ANN001
-        """Add what the product keeps beside the source values: first seen, derived columns."""
-        first_seen = rec["first_seen_finished_at"] or (old[2] if old else None)
+        if old is not None and old[3] == row["data_hash"]:
+            return None
+        first_seen = rec["first_seen_finished_at"] or (self.store.moment(old[2]) if old else None)
         if row["status"] in ENDED_STATUSES and first_seen is None:
             first_seen = self.now
         row["first_seen_finished_at"] = first_seen
-        row.update(derive(row, rec["limit"] or self.catalogue.proc_limit.get(row["procedure_id"]),
-                          self.cal, self.rules, self.fp))
-        row.update(row_hash=h, import_run_id=self.run_id, updated_at=self.now, created_at=self.now)
+        row.update(derive(row, limit or self.catalogue.proc_limit.get(pid), self.cal, self.rules, self.fp))
+        row["row_hash"] = h
+        return row
 
-    def _write(self, conn, rows, history, rejections) -> None:  # noqa: ANN001
+    def _write(self, conn, cursor, rows, history, rejections) -> None:  # noqa: ANN001
         res = self.result
         if rows:
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                if self.dialect == "postgresql":
-                    _pg_copy_upsert(cursor, [self._params(r) for r in rows])
-                else:
-                    cursor.executemany(self._sql, [self._params(r) for r in rows])
-            finally:
-                cursor.close()
-        if history:
-            ids = dict(conn.execute(select(Dossier.code, Dossier.id).where(
-                Dossier.code.in_([c for c, _, _ in history]))).all())
-            conn.execute(StatusChange.__table__.insert(), [
-                {"dossier_id": ids[c], "previous_status": prev, "status": st,
-                 "seen_at": self.now, "import_run_id": self.run_id} for c, prev, st in history])
+            self.store.write(cursor, rows, history)
         if rejections:
             conn.execute(RejectedRow.__table__.insert(), [
                 {"run_id": self.run_id, "line": r.line, "column": r.column, "value": r.value,
@@ -389,66 +555,240 @@ class _Writer:
 
 
 @contextlib.contextmanager
-def _import_transaction(engine: Engine) -> Iterator[Any]:
-    """A transaction for one batch. On SQLite, foreign-key enforcement is off inside it: checked
-    upserts cost four times as much there, and the batch only references rows it just resolved
-    in the same transaction (tests run PRAGMA foreign_key_check after imports)."""
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while rows stream through. A million-row import allocates
+    tens of millions of short-lived lists, tuples and dicts (no cycles among them), and every
+    collection they trigger walks the whole process's objects: a fifth of a re-import's time.
+    Turned back on afterwards (when it was on): what the import left behind is collected then."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+# SQLite settings of the import's connection, for the length of an import (restored after)
+_SQLITE_IMPORT_PRAGMAS = {
+    # checked upserts cost four times as much, and a batch only references rows it just resolved
+    # in the same transaction (tests run PRAGMA foreign_key_check after imports)
+    "foreign_keys": 0,
+    # the pages a batch touches stay cached for the next one instead of being read back
+    "cache_size": -16 * 1024,
+    # a checkpoint every ~100 MB of WAL, not every 4 MB: each one syncs the WAL and the database
+    # file to disk, and a page rewritten by several batches is copied back once. The WAL keeps
+    # every commit consistent whatever the interval; synchronous=NORMAL is unchanged.
+    "wal_autocheckpoint": 25_000,
+}
+
+
+@contextlib.contextmanager
+def _import_connection(engine: Engine) -> Iterator[Any]:
+    """The connection an import writes through, a transaction per batch."""
     with engine.connect() as conn:
-        sqlite = engine.dialect.name == "sqlite"
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
+        saved = {}
+        if engine.dialect.name == "sqlite":
+            for name, value in _SQLITE_IMPORT_PRAGMAS.items():
+                saved[name] = conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                conn.exec_driver_sql(f"PRAGMA {name}={int(value)}")  # foreign_keys: outside a transaction
             conn.commit()
         try:
-            with conn.begin():
-                yield conn
+            yield conn
         finally:
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+            conn.rollback()
+            for name, value in saved.items():
+                conn.exec_driver_sql(f"PRAGMA {name}={int(value)}")
+            conn.commit()
 
 
-def _pg_copy_upsert(cursor, params: list[tuple]) -> None:  # noqa: ANN001
-    """PostgreSQL: COPY the batch into a transaction-scoped staging table, then one
-    INSERT … SELECT … ON CONFLICT: a round trip per batch instead of one per row."""
-    cols = ", ".join(WRITE_COLUMNS)
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS dossier_stage (LIKE dossier INCLUDING DEFAULTS) "
-                   "ON COMMIT DELETE ROWS")
-    with cursor.copy(f"COPY dossier_stage ({cols}) FROM STDIN") as copy:
-        for p in params:
-            copy.write_row(p)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in WRITE_COLUMNS if c not in _KEEP_ON_UPDATE)
-    cursor.execute(f"INSERT INTO dossier ({cols}) SELECT {cols} FROM dossier_stage ON CONFLICT (code) "
-                   f"DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
+def _absent_columns(cmap: ColumnMap) -> frozenset[str]:
+    """Dossier columns NULL in every row of a file, as it has no column for them (parse_row)."""
+    absent = {f for f in DATE_FIELDS if f not in cmap.fields}
+    if "channel" not in cmap.fields:
+        absent.add("channel")
+    if "limit_text" not in cmap.fields:
+        absent.update(("limit_value", "limit_unit"))
+    return frozenset(absent)
 
 
-def _upsert_sql(engine: Engine) -> str:
-    """INSERT … ON CONFLICT (code) DO UPDATE … WHERE the row changed: one statement, both dialects."""
-    mark = "?" if engine.dialect.name == "sqlite" else "%s"
-    cols = ", ".join(WRITE_COLUMNS)
-    values = ", ".join(mark for _ in WRITE_COLUMNS)
-    sets = [f"{c} = excluded.{c}" for c in WRITE_COLUMNS if c not in _KEEP_ON_UPDATE]
-    return (f"INSERT INTO dossier ({cols}) VALUES ({values}) ON CONFLICT (code) DO UPDATE SET "
-            f"{', '.join(sets)} WHERE dossier.row_hash <> excluded.row_hash")
+# what the import keeps the same for every row of a run: written as SQL literals, not bound per row
+_RUN_CONSTANTS = ("import_run_id", "created_at", "updated_at", "derived_fp")
+_DETAILS = "code, row_hash, status, first_seen_finished_at, data_hash"  # of a stored dossier whose row changed
 
 
-def _params_maker(engine: Engine) -> Callable[[dict[str, Any]], tuple]:
-    """A row dict to the statement's parameters, as SQLAlchemy would bind them. On SQLite a
-    datetime is its text 'YYYY-MM-DD HH:MM:SS.ffffff' (what isoformat(' ', 'microseconds') writes)."""
-    pick = operator.itemgetter(*WRITE_COLUMNS)
-    if engine.dialect.name != "sqlite":
-        return pick
-    table = Dossier.__table__
-    positions = [i for i, c in enumerate(WRITE_COLUMNS) if table.c[c].type.python_type is datetime]
+class _SqliteStore:
+    """Batched look-ups and writes through the sqlite3 driver itself.
 
-    def params(row: dict[str, Any]) -> tuple:
-        values = list(pick(row))
-        for i in positions:
+    Binding costs dominate there: sqlite3 binds an int or a str directly, but looks for an
+    adapter for None and for bool (several times the cost). So a NULL is bound as a value of
+    another storage class than the column ever holds (0 for text, '' for numbers) and turned
+    back by NULLIF in the statement; booleans are bound as 0/1, which is how SQLAlchemy stores
+    them. Datetimes are bound as the text SQLAlchemy writes ('YYYY-MM-DD HH:MM:SS.ffffff')."""
+
+    CHUNK = 500  # codes per look-up: well below any SQLite's limit on bound parameters
+
+    def __init__(self, run_id: int | None, now: datetime, fp: str, nulls: frozenset[str] = frozenset()) -> None:
+        """`nulls`: columns NULL in every row of this import (the file has no column for them)."""
+        table = Dossier.__table__
+        constant = {*_RUN_CONSTANTS, *nulls}
+        self.columns = tuple(c for c in WRITE_COLUMNS if c not in constant)
+        marks, self.datetimes, self.numbers, self.texts, self.booleans = [], [], [], [], []
+        for i, name in enumerate(self.columns):
+            col = table.c[name]
+            kind = col.type.python_type
+            mark = "?"
+            if kind is datetime:
+                self.datetimes.append(i)
+                mark = "NULLIF(?, 0)"
+            elif kind is bool:
+                self.booleans.append(i)
+            elif col.nullable and kind in (int, float):
+                self.numbers.append(i)
+                mark = "NULLIF(?, '')"
+            elif col.nullable:
+                self.texts.append(i)
+                mark = "NULLIF(?, 0)"
+            marks.append(mark)
+        stamp = _sql_text(now.isoformat(" ", "microseconds"))
+        self.moments = {now: now.isoformat(" ", "microseconds")}  # first seen finished: now, mostly
+        constants = {"import_run_id": "NULL" if run_id is None else str(int(run_id)), "created_at": stamp,
+                     "updated_at": stamp, "derived_fp": _sql_text(fp), **dict.fromkeys(nulls, "NULL")}
+        names = [*self.columns, *constants]
+        values = [*marks, *constants.values()]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in names if c not in _KEEP_ON_UPDATE)
+        self.upsert_sql = (f"INSERT INTO dossier ({', '.join(names)}) VALUES ({', '.join(values)}) "
+                           f"ON CONFLICT (code) DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
+        history = ("INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
+                   f"SELECT id, {{}}, {stamp}, {constants['import_run_id']} FROM dossier")
+        self.history_sql = history.format("?, ?") + " WHERE code = ?"
+        self.new_history_sql = history.format("NULL, status") + " WHERE id > ? ORDER BY id"
+        self.pick = itemgetter(*self.columns)
+
+    def unchanged(self, cursor, codes: list[str], hashes: list[str]) -> dict[str, str]:  # noqa: ANN001
+        """code -> row hash of the rows stored with the same row hash: SQLite compares, so only
+        codes come back."""
+        found: dict[str, str] = {}
+        pairs = self.CHUNK * 4 // 5  # two parameters each
+        for i in range(0, len(codes), pairs):
+            params = [x for pair in zip(codes[i:i + pairs], hashes[i:i + pairs], strict=True) for x in pair]
+            cursor.execute(f"WITH v(code, h) AS (VALUES {', '.join(['(?, ?)'] * (len(params) // 2))}) "
+                           "SELECT v.code, v.h FROM v JOIN dossier d ON d.code = v.code AND d.row_hash = v.h",
+                           params)
+            found.update(cursor.fetchall())
+        return found
+
+    def details(self, cursor, codes: list[str]) -> dict[str, tuple]:  # noqa: ANN001
+        """code -> (row hash, status, first seen finished, data hash) of the stored ones."""
+        return {c: rest for c, *rest in self._select(cursor, _DETAILS, codes)}
+
+    def _select(self, cursor, columns: str, codes: list[str]) -> list[tuple]:  # noqa: ANN001
+        found: list[tuple] = []
+        for i in range(0, len(codes), self.CHUNK):
+            chunk = codes[i:i + self.CHUNK]
+            cursor.execute(f"SELECT {columns} FROM dossier WHERE code IN ({', '.join('?' * len(chunk))})", chunk)
+            found += cursor.fetchall()
+        return found
+
+    @staticmethod
+    def moment(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    def params(self, row: dict[str, Any]) -> list:
+        values = list(self.pick(row))
+        texts = self.moments.copy()  # a row repeats its moments: the due used is the due, and so on
+        for i in self.datetimes:
             v = values[i]
-            if v is not None:
-                values[i] = v.isoformat(" ", "microseconds")
-        return tuple(values)
+            if v is None:
+                values[i] = 0
+            else:
+                text = texts.get(v)
+                if text is None:
+                    text = texts[v] = v.isoformat(" ", "microseconds")
+                values[i] = text
+        for i in self.numbers:
+            if values[i] is None:
+                values[i] = ""
+        for i in self.texts:
+            if values[i] is None:
+                values[i] = 0
+        for i in self.booleans:
+            values[i] = 1 if values[i] else 0
+        return values
 
-    return params
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+        """Upsert the rows; then the history: of the new dossiers (every one the upsert inserted:
+        they have the ids after the largest, SQLite's rowid rule, as nothing else writes to the
+        table inside the batch's transaction) in one statement, status changes by code."""
+        last_id = cursor.execute("SELECT max(id) FROM dossier").fetchone()[0] or 0
+        cursor.executemany(self.upsert_sql, [self.params(r) for r in rows])
+        cursor.execute(self.new_history_sql, (last_id,))
+        cursor.executemany(self.history_sql, [(prev, status, code) for code, prev, status in history
+                                              if prev is not None])
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class _PgStore:
+    """PostgreSQL: one round trip per batch for each of look-up, upsert and history.
+
+    The codes of a batch go as an array; each is looked up through a LATERAL … LIMIT 1
+    subquery, which the planner cannot turn into a join: with the statistics of a table that
+    grew by a million rows since it was last analysed, it hashes the whole table for every
+    batch instead of probing the code index 5,000 times (15 times slower at 200,000 rows)."""
+
+    def __init__(self, run_id: int | None, now: datetime, fp: str) -> None:
+        self.run_id, self.now, self.fp = run_id, now, fp
+        self.columns = (*(c for c in WRITE_COLUMNS if c not in _RUN_CONSTANTS), *_RUN_CONSTANTS)
+        self.pick = itemgetter(*self.columns[:-len(_RUN_CONSTANTS)])
+        self.constants = tuple({"import_run_id": run_id, "created_at": now, "updated_at": now,
+                                "derived_fp": fp}[c] for c in _RUN_CONSTANTS)
+        self.types: list[int] | None = None
+
+    def unchanged(self, cursor, codes: list[str], hashes: list[str]) -> dict[str, str]:  # noqa: ANN001
+        cursor.execute("SELECT v.code, v.h FROM unnest(%s::text[], %s::text[]) AS v(code, h) CROSS JOIN LATERAL "
+                       "(SELECT 1 FROM dossier d WHERE d.code = v.code AND d.row_hash = v.h LIMIT 1) AS d",
+                       (codes, hashes), binary=True)
+        return dict(cursor.fetchall())
+
+    def details(self, cursor, codes: list[str]) -> dict[str, tuple]:  # noqa: ANN001
+        cursor.execute(f"SELECT {_DETAILS} FROM unnest(%s::text[]) AS v(c) CROSS JOIN LATERAL "
+                       "(SELECT * FROM dossier d WHERE d.code = v.c LIMIT 1) AS d", (codes,), binary=True)
+        return {c: tuple(rest) for c, *rest in cursor.fetchall()}
+
+    @staticmethod
+    def moment(value: datetime | None) -> datetime | None:
+        return value
+
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+        """COPY the batch into a transaction-scoped staging table, then one INSERT … SELECT …
+        ON CONFLICT whose RETURNING feeds the history: a round trip per batch, not one per row."""
+        cols = ", ".join(self.columns)
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS dossier_stage (LIKE dossier INCLUDING DEFAULTS) "
+                       "ON COMMIT DELETE ROWS")
+        if self.types is None:  # binary COPY: five times as fast as text for psycopg to write
+            cursor.execute(f"SELECT {cols} FROM dossier_stage LIMIT 0")
+            self.types = [d.type_code for d in cursor.description]
+        pick, constants = self.pick, self.constants
+        with cursor.copy(f"COPY dossier_stage ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(self.types)
+            for r in rows:
+                copy.write_row((*pick(r), *constants))
+        sets = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in _KEEP_ON_UPDATE)
+        upsert = (f"INSERT INTO dossier ({cols}) SELECT {cols} FROM dossier_stage ON CONFLICT (code) "
+                  f"DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
+        if not history:
+            cursor.execute(upsert)
+            return
+        codes, prevs, statuses = (list(x) for x in zip(*history, strict=True))
+        cursor.execute(
+            f"WITH written AS ({upsert} RETURNING id, code) "
+            "INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
+            "SELECT w.id, v.prev, v.st, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[]) "
+            "WITH ORDINALITY AS v(code, prev, st, n) JOIN written AS w ON w.code = v.code ORDER BY v.n",
+            (self.now, self.run_id, codes, prevs, statuses), binary=True)
 
 
 def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None):  # noqa: ANN202
@@ -489,7 +829,7 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
                 return fail(str(exc))
             result.sha256, result.skipped = src.sha256, src.skipped
             result.format = src.format
-            return _run(engine, settings, path, source, result, cmap, rows, dry_run, batch_size, progress,
+            return _run(engine, settings, path, source, result, src, cmap, rows, dry_run, batch_size, progress,
                         started)
     except LockBusy as exc:  # nothing was read or written: no run is recorded
         result.status, result.message = "busy", str(exc)
@@ -502,8 +842,9 @@ def _strict_check(path: Path, fmt: str | None, mapping: dict[str, str] | None, c
     _, cmap, rows = _open(path, fmt, mapping)
     bad: list[Rejection] = []
     seen: dict[str, tuple[int, tuple]] = {}
+    parse = RowParser(cmap, cal).parse
     for line, cells in rows:
-        rec, rej = parse_row(line, cells, cmap, cal)
+        rec, rej = parse(line, cells)
         if rej is not None:
             bad.append(rej)
             continue
@@ -515,21 +856,17 @@ def _strict_check(path: Path, fmt: str | None, mapping: dict[str, str] | None, c
     return bad
 
 
-def _run(engine: Engine, settings: Settings, path: Path, source: str, result: ImportResult, cmap: ColumnMap,
-         rows: Iterator[tuple[int, list[str]]], dry_run: bool, batch_size: int,
+def _run(engine: Engine, settings: Settings, path: Path, source: str, result: ImportResult, src: Source,
+         cmap: ColumnMap, rows: Iterator[tuple[int, list[str]]], dry_run: bool, batch_size: int,
          progress: Callable[[int], None] | None, started: float) -> ImportResult:
     run_id = None if dry_run else _start_run(engine, source, path, result)
     result.run_id = run_id
-    writer = _Writer(engine, settings, run_id, result, cmap, dry_run)
-    batch: list[tuple[int, list[str]]] = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) >= batch_size:
+    with _import_connection(engine) as conn, _collector_paused():
+        writer = _Writer(engine, conn, settings, run_id, result, cmap, dry_run)
+        for batch in batches(path, src, rows, Keyer(cmap), batch_size):
             writer.flush(batch)
-            batch = []
-            if progress:
+            if progress and len(batch) == batch_size:
                 progress(result.rows_read)
-    writer.flush(batch)
     if progress:
         progress(result.rows_read)
     result.new_units = writer.catalogue.new_units

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from unicodedata import normalize
 
@@ -138,17 +139,62 @@ def _csv_rows(fh: io.TextIOWrapper, delimiter: str, enc: TextEncoding, path: Pat
     if enc.legacy:
         convert = enc.converter()
         reader = csv.reader(fh, delimiter=delimiter)
-    else:
-        # NFC line by line (delimiters and quotes are ASCII and never combine, so this equals NFC
-        # per cell) leaves cells needing only a strip: the hot loop of a million-row file
-        reader = csv.reader((normalize("NFC", line) for line in fh), delimiter=delimiter)
-        convert = str.strip
+        with fh:
+            try:
+                for row in reader:
+                    yield reader.line_num, [convert(c) for c in row]
+            except csv.Error as exc:  # only a field over 256 MB: a quote left open in a huge file
+                raise FileRejected(f"{path.name} line {reader.line_num}: {exc}") from None
+        return
     with fh:
-        try:
-            for row in reader:
-                yield reader.line_num, [convert(c) for c in row]
-        except csv.Error as exc:  # only a field over 256 MB: a quote left open in a huge file
-            raise FileRejected(f"{path.name} line {reader.line_num}: {exc}") from None
+        yield from split_lines(fh, delimiter, path.name)
+
+
+class _Feed:
+    """The lines csv.reader reads: the one handed over first, then the file's next ones (a quoted
+    field may span lines), each in NFC; counts them for the physical line number."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines, self.first, self.count = lines, None, 0
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        line, self.first = self.first, None
+        if line is None:
+            line = normalize("NFC", next(self.lines))
+        self.count += 1
+        return line
+
+
+def split_lines(lines: Iterator[str], delimiter: str, where: str = "") -> Rows:
+    """(physical line number of the record's last line, stripped NFC cells), as csv.reader gives.
+
+    NFC line by line (delimiters and quotes are ASCII and never combine, so this equals NFC per
+    cell). A line without a quote character is split on the delimiter, which is what csv.reader
+    does with it (lines end only at \\r, \\n, \\r\\n here: the file is opened with newline="");
+    a line with one goes through csv.reader, which reads on while a quoted field spans lines.
+    This is the hot loop of a million-row file: str.split is three times as fast."""
+    feed = _Feed(lines)
+    reader = csv.reader(feed, delimiter=delimiter)
+    limit = csv.field_size_limit()
+    strip = str.strip
+    count = 0
+    for raw in lines:
+        line = normalize("NFC", raw)
+        if '"' in line or len(line) > limit:
+            feed.first, feed.count = line, count
+            try:
+                row = next(reader)
+            except csv.Error as exc:  # only a field over 256 MB: a quote left open in a huge file
+                raise FileRejected(f"{where} line {feed.count}: {exc}") from None
+            count = feed.count
+            yield count, [c.strip() for c in row]
+            continue
+        count += 1
+        body = line.rstrip("\r\n")
+        yield count, list(map(strip, body.split(delimiter))) if body else []
 
 
 # ----- kept for the catalogue importer and older callers -----------------------------------------
