@@ -125,8 +125,8 @@ def test_an_unknown_language_in_the_session_falls_back_to_vietnamese(bare_app):
 def test_every_page_speaks_english_after_the_switch(client_for):
     c = client_for("admin")
     c.post("/lang", data={"lang": "en", "next": "/", "csrf_token": csrf(c)})
-    for path in ("/", "/overdue", "/units", "/imports", "/calendar", "/admin"):
+    for path in ("/", "/overdue", "/units", "/imports", "/calendar", "/admin", "/reports", "/scores", "/audits"):
         html = c.get(path).text
         assert 'lang="en"' in html, path
-        for vi in ("Tổng quan", "Đăng xuất", "Lịch làm việc"):  # the navigation, translated everywhere
+        for vi in ("Tổng quan", "Đăng xuất", "Lịch làm việc", "Báo cáo"):  # the navigation, everywhere
             assert vi not in html, (path, vi)
