@@ -1,7 +1,10 @@
 """Database engine and schema migrations (Alembic).
 
 SQLite in WAL mode by default (zero setup); PostgreSQL through TTHC_DATABASE_URL. The schema is
-only ever changed by migrations: `tthc db upgrade` (and `tthc init`, which runs it).
+only ever changed by migrations: `tthc db upgrade` (and `tthc init`, which runs it). One thing
+besides: a first import into an empty table drops the dossier's secondary indexes and builds them
+again at its end; `restore_indexes` (run by every import and by `upgrade`) builds any that a
+killed import left missing.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Index, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex
+
+from tracker.models import Dossier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -47,8 +53,27 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (default: the newest)."""
+    """Bring the schema to `revision` (default: the newest); at the newest, also rebuild the
+    dossier indexes a first import killed half-way left dropped (restore_indexes)."""
     command.upgrade(alembic_config(engine), revision)
+    if revision == "head":
+        with engine.begin() as conn:
+            restore_indexes(conn)
+
+
+def deferrable_indexes() -> list[Index]:
+    """The dossier table's secondary indexes: what a first import into an empty table drops
+    and builds again at its end (tracker.ingest.loader). The unique code stays: upserts need it."""
+    return sorted((ix for ix in Dossier.__table__.indexes if not ix.unique), key=lambda ix: ix.name)
+
+
+def restore_indexes(conn: Connection) -> list[str]:
+    """Create the deferrable indexes that are missing; their names (nothing to do: [])."""
+    present = {ix["name"] for ix in inspect(conn).get_indexes("dossier")}
+    missing = [ix for ix in deferrable_indexes() if ix.name not in present]
+    for ix in missing:
+        conn.execute(CreateIndex(ix, if_not_exists=True))
+    return [ix.name for ix in missing]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -207,3 +207,115 @@ def test_import_usage_errors(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TTHC_DATABASE_URL", f"sqlite:///{tmp_path / 'u.db'}")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def _dossier_indexes(engine) -> set[str]:
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        return {ix["name"] for ix in inspect(conn).get_indexes("dossier")}
+
+
+DEFERRED = {"ix_dossier_open_due", "ix_dossier_unit_finish", "ix_dossier_unit_received"}
+
+
+def _index_ddl(engine) -> list[str]:
+    """The DROP/CREATE INDEX statements the engine runs from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _ddl(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        if "INDEX" in statement.upper() and statement.lstrip().upper().startswith(("DROP", "CREATE")):
+            seen.append(" ".join(statement.split()[:2]).upper())
+
+    return seen
+
+
+def test_a_first_big_import_builds_the_indexes_at_its_end_and_stores_the_same(db_url, tmp_path, monkeypatch):
+    from tracker.ingest import loader
+
+    path = generate(3000, tmp_path / "first.csv")
+    more = generate(3100, tmp_path / "more.csv")  # the same 3,000 and 100 new
+    engine = make_engine(db_url)
+    settings = load_settings(env={}, overrides={"database.url": db_url})
+    ddl = _index_ddl(engine)
+    monkeypatch.setattr(loader, "BULK_BYTES", 1)  # every file is big
+    res = import_file(engine, settings, path, batch_size=500)
+    assert (res.status, res.inserted) == ("done", 3000)
+    assert ddl == ["DROP INDEX"] * 3 + ["CREATE INDEX"] * 3
+    assert _dossier_indexes(engine) >= DEFERRED
+
+    ddl.clear()
+    res = import_file(engine, settings, more, batch_size=500)  # the table has dossiers: indexes kept
+    assert (res.inserted, res.unchanged) == (100, 3000)
+    assert ddl == []
+
+    monkeypatch.setattr(loader, "BULK_BYTES", 1 << 60)  # the same files, the indexes kept all along
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean = make_engine(clean_url)
+    upgrade(clean)
+    clean_settings = load_settings(env={}, overrides={"database.url": clean_url})
+    import_file(clean, clean_settings, path, batch_size=500)
+    import_file(clean, clean_settings, more, batch_size=500)
+    assert _contents(engine) == _contents(clean)
+    engine.dispose()
+    clean.dispose()
+
+
+def test_an_import_that_fails_half_way_still_builds_the_indexes(engine, settings, tmp_path, monkeypatch):
+    from tracker.ingest import loader
+
+    path = generate(2000, tmp_path / "first.csv")
+    monkeypatch.setattr(loader, "BULK_BYTES", 1)
+    flush = loader._Writer.flush
+    calls = []
+
+    def failing(self, batch) -> None:  # noqa: ANN001
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        flush(self, batch)
+
+    monkeypatch.setattr(loader._Writer, "flush", failing)
+    with pytest.raises(OSError, match="disk full"):
+        import_file(engine, settings, path, batch_size=500)
+    assert _dossier_indexes(engine) >= DEFERRED
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == 500
+
+
+def test_a_first_import_killed_half_way_leaves_indexes_that_the_next_run_builds(db_url, tmp_path):
+    from tracker.ingest.loader import BULK_BYTES
+
+    path = generate(50_000, tmp_path / "big.csv")
+    assert path.stat().st_size >= BULK_BYTES
+    env = {**os.environ, "TTHC_DATABASE_URL": db_url, "TTHC_IMPORT_BATCH_SIZE": "500", "PYTHONPATH": str(ROOT)}
+    env.pop("TTHC_CONFIG", None)
+    engine = make_engine(db_url)
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(path)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stored = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and stored < 2000:
+        time.sleep(0.05)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2000 <= stored < 50_000, "the import should have been killed half-way"
+    assert not DEFERRED & _dossier_indexes(engine), "a first import of a big file writes without them"
+
+    upgrade(engine)  # `tthc db upgrade` builds them
+    assert _dossier_indexes(engine) >= DEFERRED
+    with engine.begin() as conn:
+        for name in DEFERRED:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    settings = load_settings(env={}, overrides={"database.url": db_url})
+    res = import_file(engine, settings, path)  # and so does the next import, before anything else
+    assert _dossier_indexes(engine) >= DEFERRED
+    with engine.connect() as conn:
+        in_db = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
+    assert (res.status, res.inserted + res.unchanged, in_db) == ("done", 50_000, 50_000)
+    engine.dispose()

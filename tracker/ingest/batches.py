@@ -128,7 +128,7 @@ def row_hashes(hashed: list[str]) -> list[str]:
 
 def batches(path: Path, src: Source, rows: Rows, keyer: Keyer, size: int) -> Iterator[Batch]:
     """The rows in batches of `size`: read by a second process when that pays."""
-    if _can_fork() and _size(path) >= READ_AHEAD_BYTES:
+    if _can_fork() and file_size(path) >= READ_AHEAD_BYTES:
         return forked(src, rows, keyer, size)
     return local(rows, keyer, size)
 
@@ -138,7 +138,7 @@ def local(rows: Rows, keyer: Keyer, size: int) -> Iterator[Batch]:
         yield keyer.batch(items)
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
