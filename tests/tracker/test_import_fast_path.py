@@ -275,3 +275,35 @@ def test_history_of_new_and_changed_dossiers_in_one_batch(db_url, tmp_path):
     assert [tuple(r) for r in got] == [("HS-1", None, 10, 1), ("HS-2", None, 4, 1), ("HS-2", 4, 9, 2),
                                        ("HS-3", None, 9, 2)]
     engine.dispose()
+
+
+def _data_hash_as_stored(row) -> str:
+    """The data hash as the first release computed it (stored in every dossier: it must not change)."""
+    import hashlib
+    from datetime import datetime
+
+    from tracker.ingest.loader import _DATA_FIELDS
+
+    parts = []
+    for f in _DATA_FIELDS:
+        v = row[f]
+        parts.append(v.isoformat() if isinstance(v, datetime) else "" if v is None else str(v))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+@FAST
+@given(file=files(), ids=st.tuples(st.integers(1, 10**6), st.none() | st.integers(1, 10**6)),
+       limit=st.none() | st.tuples(st.floats(0.5, 60, allow_nan=False), st.sampled_from(["wd", "d", "h"])))
+def test_the_data_hash_stays_what_is_stored(file, ids, limit):
+    from tracker.ingest.loader import _SOURCE_FIELDS, _data_hash
+
+    header, rows = file
+    cmap = match_header(header)
+    for line, cells in enumerate(rows, 2):
+        rec, _ = parse_row(line, cells, cmap, CAL)
+        if rec is None:
+            continue
+        row = {f: rec[f] for f in _SOURCE_FIELDS}
+        row["unit_id"], row["procedure_id"] = ids
+        row["limit_value"], row["limit_unit"] = limit or (None, None)
+        assert _data_hash(row) == _data_hash_as_stored(row)

@@ -425,11 +425,18 @@ def raw_of(cells: list[str], cmap: ColumnMap) -> dict[str, str]:
     return {label: (cells[i] if i < n else "") for i, label in enumerate(cmap.labels) if label}
 
 
+_HASHED_HEAD = itemgetter(*_DATA_FIELDS[:5])  # code, unit, procedure, channel, status
+_HASHED_DATES = itemgetter(*DATE_FIELDS)
+_HASHED_TAIL = itemgetter(*_DATA_FIELDS[5 + len(DATE_FIELDS):])  # limit, applicant
+assert _DATA_FIELDS == (*_DATA_FIELDS[:5], *DATE_FIELDS, *_DATA_FIELDS[5 + len(DATE_FIELDS):])
+
+
 def _data_hash(row: dict[str, Any]) -> str:
-    parts = []
-    for f in _DATA_FIELDS:
-        v = row[f]
-        parts.append(v.isoformat() if isinstance(v, datetime) else "" if v is None else str(v))
+    """Of the stored source values: a text, number or datetime each (ISO), "" for none. Stored,
+    so it must not change; by field kind rather than by value's type, as it runs for every row."""
+    parts = ["" if v is None else str(v) for v in _HASHED_HEAD(row)]
+    parts += ["" if v is None else v.isoformat() for v in _HASHED_DATES(row)]
+    parts += ["" if v is None else str(v) for v in _HASHED_TAIL(row)]
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
