@@ -71,8 +71,9 @@ WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_F
                  "limit_value", "limit_unit", "applicant_name", "applicant_phone", *DERIVED_COLUMNS,
                  "import_run_id", "row_hash", "data_hash", "created_at", "updated_at")
 # what the data hash covers: the stored source values, after parsing and resolving
-_DATA_FIELDS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "limit_value", "limit_unit",
-                "applicant_name", "applicant_phone")
+_DATA_HEAD = ("code", "unit_id", "procedure_id", "channel", "status")
+_DATA_TAIL = ("limit_value", "limit_unit", "applicant_name", "applicant_phone")
+_DATA_FIELDS = (*_DATA_HEAD, *DATE_FIELDS, *_DATA_TAIL)
 _KEEP_ON_UPDATE = {"code", "created_at"}
 # the parsed source values a row stores as they are
 _SOURCE_FIELDS = ("code", "channel", "status", *DATE_FIELDS, "applicant_name", "applicant_phone")
@@ -425,10 +426,7 @@ def raw_of(cells: list[str], cmap: ColumnMap) -> dict[str, str]:
     return {label: (cells[i] if i < n else "") for i, label in enumerate(cmap.labels) if label}
 
 
-_HASHED_HEAD = itemgetter(*_DATA_FIELDS[:5])  # code, unit, procedure, channel, status
-_HASHED_DATES = itemgetter(*DATE_FIELDS)
-_HASHED_TAIL = itemgetter(*_DATA_FIELDS[5 + len(DATE_FIELDS):])  # limit, applicant
-assert _DATA_FIELDS == (*_DATA_FIELDS[:5], *DATE_FIELDS, *_DATA_FIELDS[5 + len(DATE_FIELDS):])
+_HASHED_HEAD, _HASHED_DATES, _HASHED_TAIL = itemgetter(*_DATA_HEAD), itemgetter(*DATE_FIELDS), itemgetter(*_DATA_TAIL)
 
 
 def _data_hash(row: dict[str, Any]) -> str:
