@@ -115,3 +115,25 @@ def _page(app, username: str, password: str) -> str:  # noqa: ANN001
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = "10.0.0.1"
     return c.post("/login", data={"username": username, "password": password, "csrf_token": csrf(c)}).text
+
+
+def test_an_account_tried_from_many_addresses_is_refused_from_everywhere(two_apps, engine, caplog):
+    """A password spray: each address stays under the pair's limit, the account does not."""
+    from web.auth import MAX_ACCOUNT_FAILURES
+
+    (first, second), clock = two_apps
+    per_address = MAX_FAILURES - 1
+    with engine.begin() as conn:  # what 25 addresses failing 4 times each leave behind
+        conn.execute(LoginAttempt.__table__.insert(), [
+            {"username": "lan", "ip": f"10.1.0.{i // per_address}", "attempted_at": START - timedelta(minutes=5)}
+            for i in range(MAX_ACCOUNT_FAILURES - 1)])
+    assert attempt(first, "lan", PASSWORD, ip="10.9.9.9") == 302  # one short of the ceiling
+    assert attempt(first, "lan", "wrong", ip="10.9.9.8") == 401  # the hundredth
+    assert attempt(second, "lan", PASSWORD, ip="10.9.9.7") == 429  # now refused from a new address too
+    assert attempt(second, "LAN", PASSWORD, ip="10.9.9.9") == 429
+    assert attempt(second, "mai", PASSWORD, ip="10.9.9.7") == 302  # other accounts are not
+    assert "'lan': 100 failed logins" in caplog.text and PASSWORD not in caplog.text
+    clock.now = START + timedelta(seconds=WINDOW, minutes=-6)  # all hundred still in the window
+    assert attempt(first, "lan", PASSWORD, ip="10.9.9.7") == 429
+    clock.now = START + timedelta(seconds=WINDOW, minutes=-5, microseconds=1)  # the sprayed ones left it
+    assert attempt(first, "lan", PASSWORD, ip="10.9.9.7") == 302
