@@ -251,8 +251,9 @@ def conditions(start_at: datetime | None, t: datetime, comparison: str) -> dict[
     """The SQL conditions of RULES §5–6 at moment T for a period from `start_at` (None: no lower
     bound, every dossier received by T). Shared with tracker.audits so both count alike."""
     d = Dossier.__table__.c
-    finished = d.finish_at <= t  # NULL finish_at: not finished
-    unfinished = or_(d.finish_at.is_(None), d.finish_at > t)
+    finish = Unindexed(d.finish_at)  # in a WHERE (the audits'), an OR of index ranges is 4x a scan
+    finished = finish <= t  # NULL finish_at: not finished
+    unfinished = or_(finish.is_(None), finish > t)
     cut = overdue_cut(t, comparison)
     paused = d.status.in_(sorted(PAUSED_STATUSES))
     overdue = and_(unfinished, not_(paused), d.due_used_at < cut)

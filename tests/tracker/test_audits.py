@@ -104,3 +104,35 @@ def test_audit_command(engine, settings, audit_data, capsys, tmp_path):
                           (("no-due", "--from", "2026-03-01"), "both --from and --to")]:
         code, out, err = run_cli(capsys, settings, "audit", *argv)
         assert (code, out) == (2, "") and message in err and len(err.splitlines()) == 1
+
+
+def test_on_sqlite_the_audits_scan_the_dossiers_instead_of_walking_an_index(tmp_path):
+    """Walking (unit, received) or (finish, due) and looking each dossier up made a year's three
+    audits of 1,000,000 dossiers take 15.8 s; scans take 2.1 s (bench/report.py). Without
+    statistics SQLite's plans do not depend on the data: an empty table shows them."""
+    from sqlalchemy import event
+
+    from tracker.audits import AUDITS, run_audit
+    from tracker.config import load_settings
+    from tracker.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    settings = load_settings(env={}, overrides={"database.url": url})
+    statements: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, params, *args) -> None:  # noqa: ANN001
+        statements.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    for name in AUDITS:
+        for start, end in ((MARCH_1, MARCH_31), (date(2026, 1, 1), date(2026, 12, 31))):
+            run_audit(name, engine, settings, as_of=datetime(2026, 11, 20, 10), start=start, end=end)
+    event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 6
+    with engine.connect() as conn:
+        for stmt, params in statements:
+            plan = " / ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
+            assert "SCAN dossier" in plan and "ix_dossier" not in plan, plan
+    engine.dispose()
