@@ -85,16 +85,13 @@ def store_floor(imported: Path, target: Path) -> float:
     checking, deriving and building the rows."""
     import sqlite3
 
-    from sqlalchemy.schema import DropIndex
-
-    from tracker.db import deferrable_indexes, make_engine, restore_indexes, upgrade
+    from tracker.db import drop_indexes, make_engine, restore_indexes, upgrade
     from tracker.ingest.loader import _import_connection  # the import's own connection settings
 
     engine = make_engine(fresh_sqlite(target))
     upgrade(engine)
     with engine.begin() as conn:
-        for ix in deferrable_indexes():
-            conn.execute(DropIndex(ix))
+        drop_indexes(conn)
     source = sqlite3.connect(imported)
     names = [r[1] for r in source.execute("PRAGMA table_info(dossier)") if r[1] != "id"]
     # a column with one value in every row (the run's stamps, a column the file lacks) is written

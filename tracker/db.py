@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Index, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from tracker.models import Dossier
 
@@ -65,6 +65,12 @@ def deferrable_indexes() -> list[Index]:
     """The dossier table's secondary indexes: what a first import into an empty table drops
     and builds again at its end (tracker.ingest.loader). The unique code stays: upserts need it."""
     return sorted((ix for ix in Dossier.__table__.indexes if not ix.unique), key=lambda ix: ix.name)
+
+
+def drop_indexes(conn: Connection) -> None:
+    """Drop the deferrable indexes (those present): what a first import does before its first batch."""
+    for ix in deferrable_indexes():
+        conn.execute(DropIndex(ix, if_exists=True))
 
 
 def restore_indexes(conn: Connection) -> list[str]:

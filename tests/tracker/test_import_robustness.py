@@ -43,13 +43,13 @@ def _contents(engine) -> list[tuple]:
         return [tuple(r) for r in conn.execute(select(*cols).order_by(Dossier.code))]
 
 
-def test_killed_import_leaves_a_consistent_database_and_the_next_run_completes(db_url, tmp_path):
-    path = generate(20_000, tmp_path / "big.csv")
+def _kill_import_half_way(db_url: str, path: Path, cwd: Path, engine) -> int:  # noqa: ANN001
+    """Run `tthc import path` (batches of 500) in a process, SIGKILL it once 2,000 dossiers are
+    stored; the dossiers stored then."""
     env = {**os.environ, "TTHC_DATABASE_URL": db_url, "TTHC_IMPORT_BATCH_SIZE": "500",
            "PYTHONPATH": str(ROOT)}
     env.pop("TTHC_CONFIG", None)
-    engine = make_engine(db_url)
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(path)], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(path)], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
     deadline = time.monotonic() + 60
@@ -59,6 +59,13 @@ def test_killed_import_leaves_a_consistent_database_and_the_next_run_completes(d
             stored = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    return stored
+
+
+def test_killed_import_leaves_a_consistent_database_and_the_next_run_completes(db_url, tmp_path):
+    path = generate(20_000, tmp_path / "big.csv")
+    engine = make_engine(db_url)
+    stored = _kill_import_half_way(db_url, path, tmp_path, engine)
     assert 2000 <= stored < 20_000, "the import should have been killed half-way"
     with engine.connect() as conn:
         run = conn.execute(select(ImportRun)).mappings().one()
@@ -291,19 +298,8 @@ def test_a_first_import_killed_half_way_leaves_indexes_that_the_next_run_builds(
 
     path = generate(50_000, tmp_path / "big.csv")
     assert path.stat().st_size >= BULK_BYTES
-    env = {**os.environ, "TTHC_DATABASE_URL": db_url, "TTHC_IMPORT_BATCH_SIZE": "500", "PYTHONPATH": str(ROOT)}
-    env.pop("TTHC_CONFIG", None)
     engine = make_engine(db_url)
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(path)], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored = 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and stored < 2000:
-        time.sleep(0.05)
-        with engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(Dossier)).scalar_one()
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    stored = _kill_import_half_way(db_url, path, tmp_path, engine)
     assert 2000 <= stored < 50_000, "the import should have been killed half-way"
     assert not DEFERRED & _dossier_indexes(engine), "a first import of a big file writes without them"
 

@@ -31,19 +31,10 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def live_url(world):
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("TRACKER_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"browser tests required: {reason}")
-        pytest.skip(reason)
+def _served(app):  # noqa: ANN001, ANN202
+    """Serve `app` on a free port in a thread for as long as the fixture lives: its URL."""
     from werkzeug.serving import make_server
 
-    from web import create_app
-
-    # testing=True: reports computed in the request, not in background threads outliving the test
-    app = create_app(world["settings"], testing=True, now=lambda: NOW)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -52,6 +43,20 @@ def live_url(world):
     thread.join(5)
     server.server_close()
     app.extensions["tthc_engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def live_url(world):
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("TRACKER_TEST_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests required: {reason}")
+        pytest.skip(reason)
+    from web import create_app
+
+    # testing=True: reports computed in the request, not in background threads outliving the test
+    app = create_app(world["settings"], testing=True, now=lambda: NOW)
+    yield from _served(app)
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +136,6 @@ def test_phone_layout(browser, live_url):
 @pytest.fixture(scope="module")
 def admin_live_url(browser, tmp_path_factory):
     """A small office of its own (the admin's changes stay out of the shared demo world)."""
-    from werkzeug.serving import make_server
-
     from tracker.config import load_settings
     from tracker.db import make_engine, upgrade
     from tracker.ingest import import_units
@@ -150,14 +153,7 @@ def admin_live_url(browser, tmp_path_factory):
     engine.dispose()
     settings = load_settings(env={}, overrides={"database.url": url, "paths.var_dir": str(tmp / "var")})
     app = create_app(settings, testing=True, now=lambda: NOW)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-    app.extensions["tthc_engine"].dispose()
+    yield from _served(app)
 
 
 def test_admin_adds_a_user_and_edits_a_unit(browser, admin_live_url):

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.schema import DropIndex
 
 from tracker.calendar import WorkCalendar
 from tracker.config import Settings
-from tracker.db import deferrable_indexes, restore_indexes
+from tracker.db import drop_indexes, restore_indexes
 from tracker.derive import DERIVED_COLUMNS, derive, now_local
 from tracker.ingest import readers
 from tracker.ingest.batches import Batch, Keyer, batches, file_size
@@ -641,8 +640,7 @@ def _indexes_deferred(conn, big: bool) -> Iterator[None]:  # noqa: ANN001
         yield
         return
     with conn.begin():
-        for ix in deferrable_indexes():
-            conn.execute(DropIndex(ix, if_exists=True))
+        drop_indexes(conn)
     try:
         yield
     finally:
