@@ -16,8 +16,7 @@ from tracker.calendar import WorkCalendar
 from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Dossier, Meta, Procedure
 from tracker.rules import (
-    ENDED_STATUSES,
-    FINISHED_STATUSES,
+    GUESSED_FINISH,
     DossierFacts,
     RuleSettings,
     TimeLimit,
@@ -62,17 +61,15 @@ def derive(row: Mapping[str, Any], limit: TimeLimit | None, cal: WorkCalendar, r
         first_seen_finished_at=get("first_seen_finished_at"), channel=get("channel"))
     computed = computed_due_of(f, cal, rules) if f.received_at is not None else None
     due = f.due_at or computed
-    moment, guessed = (None, False)
-    if f.status in ENDED_STATUSES:
-        moment, guessed = finish_moment(f)
+    moment, source = finish_moment(f)
     return {
         "computed_due_at": computed,
         "due_used_at": due,
         "finish_at": moment,
-        "result_class": finished_class(f.status, moment, due, rules) if moment else None,
+        "result_class": finished_class(f.status, moment, due, rules, source) if moment else None,
         "due_excess_hours": audit_excess(f, computed, cal, rules),
         "apology_before_due": bool(f.apology_at and due and f.apology_at < due),
-        "no_finished_at": guessed and f.status in FINISHED_STATUSES,
+        "no_finished_at": source in GUESSED_FINISH,
         "derived_fp": fp,
     }
 

@@ -155,10 +155,15 @@ class _Catalogue:
         return uid
 
     def _resolve_unit(self, conn, code: str, name: str) -> int:  # noqa: ANN001
+        """A unit by code first, then by name; a new unit only when neither matches (reported as
+        new_units). A "name" that is a known unit code is that unit: the national portal's
+        DonViXuLy carries the unit's code (e.g. 000.00.53.H48), not its name."""
         if code and code in self.unit_by_code:
             return self.unit_by_code[code]
+        if name and name.strip() in self.unit_by_code:
+            return self.unit_by_code[name.strip()]
         key = name_key(name)
-        if not code and key in self.unit_by_name:
+        if key and key in self.unit_by_name:
             return self.unit_by_name[key]
         code = code or "AUTO." + hashlib.sha1(key.encode()).hexdigest()[:10].upper()
         uid = self._insert(conn, Unit, {"code": code, "name": name or code, "name_key": key or code.lower(),
@@ -543,7 +548,10 @@ class _Writer:
         if old is not None and old[3] == row["data_hash"]:
             return None
         first_seen = rec["first_seen_finished_at"] or (self.store.moment(old[2]) if old else None)
-        if row["status"] in ENDED_STATUSES and first_seen is None:
+        if (first_seen is None and row["status"] in ENDED_STATUSES and old is not None
+                and old[1] not in ENDED_STATUSES):
+            # seen open by an earlier import, ended now: the best finish moment we will have (RULES §5).
+            # A dossier first seen already ended keeps none: it is not stamped with the import's clock.
             first_seen = self.now
         row["first_seen_finished_at"] = first_seen
         row.update(derive(row, limit or self.catalogue.proc_limit.get(pid), self.cal, self.rules, self.fp))
