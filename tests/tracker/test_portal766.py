@@ -59,9 +59,9 @@ CASES = [
     P(facts(finished_at=dt(14, 10), supplements=(pair(dt(6, 9), dt(13, 9)),)), "on_time", dt(7, 10),
       "supplement_subtracted", id="supplement-turns-late-into-on-time"),
     # two closed pairs (1 day + 2 days): both subtracted; "more than once" is about waiting only
-    P(facts(finished_at=dt(12, 10),
+    P(facts(finished_at=dt(11, 10),
             supplements=(pair(dt(6, 9), dt(7, 9)), pair(dt(7, 10), dt(9, 10)))),
-      "on_time", dt(9, 10), "supplement_subtracted", id="two-closed-pairs-subtracted"),
+      "on_time", dt(8, 10), "supplement_subtracted", id="two-closed-pairs-subtracted"),
     # the subtraction is not enough: still late
     P(facts(finished_at=dt(16, 10), supplements=(pair(dt(6, 9), dt(7, 9)),)), "late", dt(15, 10),
       "supplement_subtracted", id="supplement-subtracted-still-late"),
@@ -100,7 +100,7 @@ CASES = [
     # finished with no date, never seen open: counted as finished at its receipt (RULES §5)
     P(facts(status=10), "on_time", dt(5, 9), "finished", id="finished-no-date-at-receipt"),
     # ---- ended after T: at T it had no end state --------------------------------------------------
-    P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(20, 17)), "on_time", T, "no_end", id="finished-after-T-due-later"),
+    P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(20, 17, mo=11)), "on_time", T, "no_end", id="finished-after-T-due-later"),
     P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(15, 17)), "late", T, "no_end", id="finished-after-T-past-due"),
     # a supplement requested after T does not exist at T
     P(facts(status=5, due_at=dt(10, 17, mo=11), supplements=(pair(dt(2, 9, mo=11)),)), "on_time", T, "no_end",
