@@ -297,8 +297,7 @@ def pairs_json(pairs: Sequence[SupplementPair]) -> str:
         return ""
     out = []
     for p in pairs:
-        out.append({k: None if (v := getattr(p, k)) is None else v.isoformat(" ", "seconds" if not v.microsecond
-                                                                               else "microseconds")
+        out.append({k: None if (v := getattr(p, k)) is None else v.strftime("%Y-%m-%d %H:%M:%S")
                     for k in PAIR_KEYS})
     return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
@@ -481,7 +480,7 @@ class Disagreement:
 
 
 def _ours_class(parts) -> Any:  # noqa: ANN001
-    c, d = parts["scope"], parts["d"]
+    c = parts["scope"]
     return case((c["early"], "early"), (c["on_time"], "on_time"), (c["late"], "late"), (c["overdue"], "overdue"),
                 else_="within")
 
