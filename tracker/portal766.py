@@ -456,6 +456,25 @@ def portal_scores(engine: Engine, settings, start: date, end: date, *, as_of: da
     return rows, total
 
 
+def sql_verdicts(engine: Engine, settings, start: date, end: date, *, as_of: datetime | None = None  # noqa: ANN001
+                 ) -> dict[str, bool]:
+    """{dossier code: late} of every dossier of the period, by the path portal_scores counts with
+    (SQL over the stored columns; the dossiers with a supplement event after T by portal_verdict).
+    For the property test that this path and portal_verdict agree dossier by dossier."""
+    rules = settings.rule_settings()
+    t = evaluation_moment_of(start, end, as_of)
+    parts = _sql_parts(start, t, rules.comparison)
+    d = parts["d"]
+    where = _scope_where(parts, None)
+    q = select(d.code, parts["late"].label("late")).where(
+        and_(where, or_(d.supplement_last_at.is_(None), d.supplement_last_at <= t)))
+    with engine.connect() as conn:
+        out = {r.code: bool(r.late) for r in conn.execute(q)}
+        for row, v in _straddlers(conn, parts, where, settings.work_calendar(), rules, t):
+            out[row["code"]] = not v.on_time
+    return out
+
+
 @dataclass
 class Disagreement:
     """A dossier the two methods classify differently."""
