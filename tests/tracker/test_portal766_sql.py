@@ -139,7 +139,7 @@ def test_sql_path_equals_portal_verdict_on_a_dense_seeded_dataset(engine, settin
         check(engine, settings, ids, comparison, start, end, as_of, specs, rng.choice, rng.randint)
 
 
-def test_scores_and_disagreements_of_a_small_month(engine, settings, ids):
+def _october(engine, settings, ids):  # noqa: ANN001
     """October 2026 at T.STP: one finished late that the supplement makes on time, one stopped
     late, one waiting on its second request, one on time by both methods."""
     units, procs = ids
@@ -170,6 +170,16 @@ def test_scores_and_disagreements_of_a_small_month(engine, settings, ids):
         conn.execute(Supplement.__table__.insert(), [
             {"dossier_id": got[r["code"]], "seq": k, "requested_at": p.requested_at, "resubmitted_at": p.resubmitted_at}
             for r, pairs in rows for k, p in enumerate(pairs, 1)])
+    return s
+
+
+def test_scores_and_disagreements_of_a_small_month(engine, settings, ids):
+    units, _ = ids
+    s = _october(engine, settings, ids)
+
+    def at(d, h):
+        return datetime(2026, 10, d, h)
+
     start, end = date(2026, 10, 1), date(2026, 10, 31)
     unit_rows, total = portal_scores(engine, s, start, end)
     assert [(u.key, u.received, u.on_time, u.late, u.score) for u in unit_rows] == [
@@ -186,3 +196,31 @@ def test_scores_and_disagreements_of_a_small_month(engine, settings, ids):
     assert [d.code for d in portal_disagreements(engine, s, start, end, limit=1, offset=1)] == ["HS-SUPP"]
     assert portal_scores(engine, s, start, end, unit_ids=[units["T.XA"]])[1].received == 0
     assert portal_scores(engine, s, start, end, unit_ids=[units["T.XA"]])[1].score is None
+
+
+def test_score_command_portal_json_exactly(engine, settings, ids, capsys):
+    from tests.tracker.test_reports import run_cli
+
+    s = _october(engine, settings, ids)
+    code, out, err = run_cli(capsys, s, "score", "--method", "portal", "--from", "2026-10-01", "--to", "2026-10-31",
+                             "--dossiers", "--format", "json")
+    assert code == 0, err
+    assert out == (
+        '{"method":"portal","units":[{"key":"T.STP","received":4,"on_time":2,"late":2,"score":10.00}],'
+        '"total":{"key":"total","received":4,"on_time":2,"late":2,"score":10.00},"dossiers":['
+        '{"code":"HS-OK","verdict":"on_time","end_at":"2026-10-07 10:00:00"},'
+        '{"code":"HS-STOP","verdict":"late","end_at":"2026-10-12 10:00:00"},'
+        '{"code":"HS-SUPP","verdict":"on_time","end_at":"2026-10-07 10:00:00"},'
+        '{"code":"HS-TWICE","verdict":"late","end_at":"2026-10-07 14:00:00"}]}\n')
+    code, out, _ = run_cli(capsys, s, "score", "--method", "portal", "--from", "2026-11-01", "--to", "2026-11-30",
+                           "--format", "json")
+    assert out.startswith('{"method":"portal","units":[{"key":"T.STP","received":1,"on_time":0,"late":1,')  # carried over
+    # biểu06, also spelt bieu06, is today's score
+    _, b1, _ = run_cli(capsys, s, "score", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "json")
+    _, b2, _ = run_cli(capsys, s, "score", "--method", "bieu06", "--from", "2026-10-01", "--to", "2026-10-31",
+                       "--format", "json")
+    _, b3, _ = run_cli(capsys, s, "score", "--method", "biểu06", "--from", "2026-10-01", "--to", "2026-10-31",
+                       "--format", "json")
+    assert b1 == b2 == b3 and b1.lstrip().startswith("[")
+    code, _, err = run_cli(capsys, s, "score", "--from", "2026-10-01", "--to", "2026-10-31", "--dossiers")
+    assert code == 2 and "--dossiers applies to --method portal" in err
