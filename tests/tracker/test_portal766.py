@@ -100,7 +100,8 @@ CASES = [
     # finished with no date, never seen open: counted as finished at its receipt (RULES §5)
     P(facts(status=10), "on_time", dt(5, 9), "finished", id="finished-no-date-at-receipt"),
     # ---- ended after T: at T it had no end state --------------------------------------------------
-    P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(20, 17, mo=11)), "on_time", T, "no_end", id="finished-after-T-due-later"),
+    P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(20, 17, mo=11)), "on_time", T, "no_end",
+      id="finished-after-T-due-later"),
     P(facts(finished_at=dt(3, 9, mo=11), due_at=dt(15, 17)), "late", T, "no_end", id="finished-after-T-past-due"),
     # a supplement requested after T does not exist at T
     P(facts(status=5, due_at=dt(10, 17, mo=11), supplements=(pair(dt(2, 9, mo=11)),)), "on_time", T, "no_end",
@@ -145,3 +146,18 @@ def test_supplement_seconds_sum_closed_pairs_only():
                        T, CAL)
     assert v.supplement_seconds == 24 * 3600
     assert v.requests == 2
+
+
+def test_working_time_for_2_2_subtracts_the_supplement():
+    """Criterion 2.2: working time from receipt to the end, supplement time subtracted as in 2.1.
+    Mon 5 09:00 → Thu 8 10:00: Mon 6 h + Tue 8 h + Wed 8 h + Thu 3 h = 25 h; with a supplement of
+    one calendar day (Tue 09:00 → Wed 09:00) the end is Wed 10:00: 6 + 8 + 3 = 17 h."""
+    from tracker.portal766 import derived_columns, supplement_summary
+
+    row = {"code": "HS-1", "status": 10, "received_at": dt(5, 9), "due_at": dt(8, 17), "finished_at": dt(8, 10)}
+    assert derived_columns(row, None, CAL, RuleSettings())["portal_work_seconds"] == 25 * 3600
+    row |= supplement_summary([pair(dt(6, 9), dt(7, 9))])
+    assert derived_columns(row, None, CAL, RuleSettings())["portal_work_seconds"] == 17 * 3600
+    # not counted: stopped, or finished with no date
+    assert derived_columns({**row, "status": 8}, None, CAL, RuleSettings())["portal_work_seconds"] is None
+    assert derived_columns({**row, "finished_at": None}, None, CAL, RuleSettings())["portal_work_seconds"] is None

@@ -214,7 +214,8 @@ def test_score_command_portal_json_exactly(engine, settings, ids, capsys):
         '{"code":"HS-TWICE","verdict":"late","end_at":"2026-10-07 14:00:00"}]}\n')
     code, out, _ = run_cli(capsys, s, "score", "--method", "portal", "--from", "2026-11-01", "--to", "2026-11-30",
                            "--format", "json")
-    assert out.startswith('{"method":"portal","units":[{"key":"T.STP","received":1,"on_time":0,"late":1,')  # carried over
+    # November: only the dossier still waiting is carried over
+    assert out.startswith('{"method":"portal","units":[{"key":"T.STP","received":1,"on_time":0,"late":1,')
     # biểu06, also spelt bieu06, is today's score
     _, b1, _ = run_cli(capsys, s, "score", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "json")
     _, b2, _ = run_cli(capsys, s, "score", "--method", "bieu06", "--from", "2026-10-01", "--to", "2026-10-31",
@@ -224,3 +225,16 @@ def test_score_command_portal_json_exactly(engine, settings, ids, capsys):
     assert b1 == b2 == b3 and b1.lstrip().startswith("[")
     code, _, err = run_cli(capsys, s, "score", "--from", "2026-10-01", "--to", "2026-10-31", "--dossiers")
     assert code == 2 and "--dossiers applies to --method portal" in err
+
+
+def test_average_time_per_procedure(engine, settings, ids):
+    """2.2 over October: HS-SUPP and HS-OK finished, 17 working hours each once the supplement is
+    subtracted (2,125 working days, shown 2,13); stopped and waiting dossiers are not counted."""
+    from tracker.portal766 import average_times
+
+    units, _ = ids
+    s = _october(engine, settings, ids)
+    times = average_times(engine, s, date(2026, 10, 1), date(2026, 10, 31))
+    assert [(a.key, a.finished, a.working_days) for a in times] == [("1.000001", 2, Decimal("2.13"))]
+    assert average_times(engine, s, date(2026, 10, 1), date(2026, 10, 31), unit_ids=[units["T.XA"]]) == []
+    assert average_times(engine, s, date(2026, 11, 1), date(2026, 11, 30)) == []  # received in October

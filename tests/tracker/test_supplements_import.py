@@ -75,8 +75,8 @@ def test_portal_json_keeps_every_pair(engine, settings, tmp_path):
 def test_a_changed_pair_replaces_the_stored_ones(engine, settings, tmp_path):
     import_file(engine, settings, _write(tmp_path / "a.json", [_record("HS-2", *TWO), _record("HS-OPEN", *OPEN,
                                                                                               status=5, finished="")]))
-    again = import_file(engine, settings, _write(tmp_path / "b.json", [_record("HS-2", *TWO),
-                                                                       _record("HS-OPEN", *OPEN, status=5, finished="")]))
+    both = [_record("HS-2", *TWO), _record("HS-OPEN", *OPEN, status=5, finished="")]
+    again = import_file(engine, settings, _write(tmp_path / "b.json", both))
     assert (again.unchanged, again.updated) == (2, 0)
     # the applicant came back, and the officer asked a second time: the open pair closes, a new one opens
     more = (("20261007150000", "20261009090000", ""), ("20261012090000", "", ""))
