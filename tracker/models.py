@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from tracker.clock import now_local
@@ -108,6 +108,11 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossier_unit_received", "unit_id", "received_at"),
         # used by period reports: finished in a period
         Index("ix_dossier_unit_finish", "unit_id", "finish_at"),
+        # used by the portal's 766 method: the few dossiers with a supplement event after T (partial:
+        # only dossiers with supplements have an entry, so the others cost an import nothing)
+        Index("ix_dossier_supplement_last", "supplement_last_at",
+              sqlite_where=text("supplement_last_at IS NOT NULL"),
+              postgresql_where=text("supplement_last_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -426,11 +426,14 @@ def portal_scores(engine: Engine, settings, start: date, end: date, *, as_of: da
     d = parts["d"]
     where = _scope_where(parts, unit_ids)
     counts: dict[int, PortalUnitScore] = {}
-    late, bad = parts["late"], parts["ours_bad"]
-    q = (select(d.unit_id, func.count().label("n"), func.sum(_flag(late)).label("late"),
-                func.sum(_flag(bad)).label("bad"), func.sum(_flag(late != bad)).label("disagree"))
-         .where(and_(where, or_(d.supplement_last_at.is_(None), d.supplement_last_at <= t)))
-         .group_by(d.unit_id))
+    # each dossier's two verdicts as small numbers, summed per unit (OFFSET 0: as tracker.reports
+    # does, so SQLite sorts these instead of the columns the verdicts read)
+    inner = (select(d.unit_id.label("u"), _flag(parts["late"]).label("late"), _flag(parts["ours_bad"]).label("bad"))
+             .where(and_(where, or_(d.supplement_last_at.is_(None), d.supplement_last_at <= t)))
+             .offset(0).subquery())
+    q = (select(inner.c.u.label("unit_id"), func.count().label("n"), func.sum(inner.c.late).label("late"),
+                func.sum(inner.c.bad).label("bad"), func.sum(_flag(inner.c.late != inner.c.bad)).label("disagree"))
+         .group_by(inner.c.u))
     with engine.connect() as conn:
         for r in conn.execute(q).mappings():
             n, nl, nb = int(r["n"]), int(r["late"] or 0), int(r["bad"] or 0)

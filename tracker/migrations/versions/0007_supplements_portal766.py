@@ -47,11 +47,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("portal_waiting_late", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
         batch_op.add_column(sa.Column("portal_work_seconds", sa.Integer(), nullable=True))
+        # used by the portal's 766 method: dossiers with a supplement event after T
+        batch_op.create_index("ix_dossier_supplement_last", ["supplement_last_at"], unique=False,
+                              sqlite_where=sa.text("supplement_last_at IS NOT NULL"),
+                              postgresql_where=sa.text("supplement_last_at IS NOT NULL"))
     op.execute("UPDATE dossier SET derived_fp = ''")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("dossier", schema=None) as batch_op:
+        batch_op.drop_index("ix_dossier_supplement_last")
         for name in ("portal_work_seconds", "portal_waiting_late", "portal_late", *reversed(_MOMENTS),
                      "supplement_seconds", "supplement_count"):
             batch_op.drop_column(name)
