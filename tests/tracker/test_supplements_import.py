@@ -148,3 +148,42 @@ def test_last_pair_columns_alone_make_one_pair(engine, settings, tmp_path):
     d = _dossier(engine, "HS-L")
     assert (d.supplement_count, d.supplement_seconds, d.portal_late) == (1, 7 * 86400, False)
     assert _pairs(engine, "HS-L") == []  # nothing invented in the table: the source gave no list
+
+
+def test_the_migration_summarises_the_last_pair_of_existing_rows(tmp_path):
+    """A database from before 0007: its dossiers with the last pair's columns get that pair's
+    summary, and every row is re-derived by the next refresh."""
+    from sqlalchemy import text
+
+    from tracker.config import load_settings
+    from tracker.db import make_engine, upgrade
+    from tracker.derive import refresh_derived, stale_count
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine, "0005")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO unit (code, name, name_key, level, digest_recipients, created_at) "
+                              "VALUES ('U', 'U', 'u', '', '', '2026-10-01 00:00:00')"))
+            for code, req, res in (("A", "2026-10-06 09:00:00.000000", "2026-10-13 09:00:00.000000"),
+                                   ("B", "2026-10-07 15:00:00.000000", None), ("C", None, None)):
+                conn.execute(text(
+                    "INSERT INTO dossier (code, unit_id, status, received_at, due_at, finished_at, "
+                    "supplement_requested_at, resubmitted_at, applicant_name, applicant_phone, apology_before_due, "
+                    "no_finished_at, derived_fp, row_hash, data_hash, created_at, updated_at) VALUES (:c, 1, 10, "
+                    "'2026-10-05 09:00:00.000000', '2026-10-08 17:00:00.000000', '2026-10-14 10:00:00.000000', "
+                    ":req, :res, '', '', 0, 0, 'x', '', '', '2026-10-01 00:00:00', '2026-10-01 00:00:00')"),
+                    {"c": code, "req": req, "res": res})
+        upgrade(engine)
+        settings = load_settings(env={}, overrides={"database.url": url})
+        assert stale_count(engine, settings.fingerprint()) == 3
+        refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), settings.fingerprint())
+        a, b, c = (_dossier(engine, x) for x in "ABC")
+        assert (a.supplement_count, a.supplement_seconds, a.supplement_last_at, a.supplement_open_at) == (
+            1, 7 * 86400, datetime(2026, 10, 13, 9), None)
+        assert (a.portal_end_at, a.portal_late) == (datetime(2026, 10, 7, 10), False)
+        assert (b.supplement_count, b.supplement_seconds, b.supplement_open_at) == (1, 0, datetime(2026, 10, 7, 15))
+        assert (c.supplement_count, c.supplement_last_at, c.portal_late) == (0, None, True)
+    finally:
+        engine.dispose()

@@ -2,8 +2,10 @@
 
 A `supplement` table keeps each request/resubmission pair (DanhSachHoSoBoSung), not only the
 last one; the dossier keeps their summary (count, closed time, latest event, open request) and
-the derived columns tracker.portal766 counts in SQL. Existing rows are marked stale
-(derived_fp = ''): the next refresh (any `tthc` command, the dashboard) derives the new columns.
+the derived columns tracker.portal766 counts in SQL. Existing rows with the last pair's columns
+get the summary of that one known pair (a re-import of their source brings the others), and every
+row is marked stale (derived_fp = ''): the next refresh (any `tthc` command, the dashboard)
+derives the new columns.
 
 Revision ID: 0007
 Revises: 0005
@@ -51,6 +53,17 @@ def upgrade() -> None:
         batch_op.create_index("ix_dossier_supplement_last", ["supplement_last_at"], unique=False,
                               sqlite_where=sa.text("supplement_last_at IS NOT NULL"),
                               postgresql_where=sa.text("supplement_last_at IS NOT NULL"))
+    if op.get_bind().dialect.name == "postgresql":
+        seconds = "EXTRACT(EPOCH FROM resubmitted_at - supplement_requested_at)"
+    else:
+        seconds = "ROUND((julianday(resubmitted_at) - julianday(supplement_requested_at)) * 86400)"
+    op.execute(
+        "UPDATE dossier SET supplement_count = 1, "
+        f"supplement_seconds = CASE WHEN resubmitted_at > supplement_requested_at THEN {seconds} ELSE 0 END, "
+        "supplement_last_at = CASE WHEN resubmitted_at > supplement_requested_at THEN resubmitted_at "
+        "ELSE supplement_requested_at END, "
+        "supplement_open_at = CASE WHEN resubmitted_at IS NULL THEN supplement_requested_at END "
+        "WHERE supplement_requested_at IS NOT NULL")
     op.execute("UPDATE dossier SET derived_fp = ''")
 
 
