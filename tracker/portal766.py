@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -175,16 +175,15 @@ class PortalVerdict:
         vi = lang == "vi"
         f = "%d/%m/%Y %H:%M" if vi else "%Y-%m-%d %H:%M"
         end = self.end_at.strftime(f)
-        due = self.due_at.strftime(f) if self.due_at else ""
-        late = self.verdict == "late"
-        if vi:
-            cmp = (f"sau hạn {due}" if late else f"không sau hạn {due}") if self.due_at else ""
-            due_word = "hẹn trả" if self.recorded_due else "hạn theo thời hạn giải quyết"
-            cmp = cmp.replace("hạn ", due_word + " ", 1) if cmp else ""
-        else:
-            cmp = (f"after the due {due}" if late else f"not after the due {due}") if self.due_at else ""
-            if cmp and not self.recorded_due:
-                cmp = cmp.replace("the due", "the legal due")
+        cmp = ""  # "(not) after the appointment …", or after the legal due when there is no appointment
+        if self.due_at is not None:
+            due = self.due_at.strftime(f)
+            after = "sau" if self.verdict == "late" else "không sau"
+            if vi:
+                cmp = f"{after} {'hẹn trả' if self.recorded_due else 'hạn theo thời hạn giải quyết'} {due}"
+            else:
+                after = "after" if self.verdict == "late" else "not after"
+                cmp = f"{after} {'the appointment' if self.recorded_due else 'the legal due'} {due}"
         supp = _duration_text(self.supplement_seconds, lang)
         r = self.reason
         if r == "supplement_requests":
@@ -366,7 +365,7 @@ def _scope_where(parts: dict[str, Any], unit_ids: Collection[int] | None):  # no
     return where
 
 
-def _facts_rows(conn, ids: list[int]) -> dict[int, tuple[SupplementPair, ...]]:  # noqa: ANN001
+def _pairs_of(conn, ids: list[int]) -> dict[int, tuple[SupplementPair, ...]]:  # noqa: ANN001
     from tracker.models import Supplement
 
     pairs: dict[int, list[SupplementPair]] = {}
@@ -408,7 +407,7 @@ def _straddlers(conn, parts, where, cal, rules, t) -> list[tuple[Mapping[str, An
     if not rows:
         return []
     limits = procedure_limits(conn)
-    pairs = _facts_rows(conn, [r["id"] for r in rows])
+    pairs = _pairs_of(conn, [r["id"] for r in rows])
     return [(r, portal_verdict(facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"])), t, cal, rules))
             for r in rows]
 
@@ -465,7 +464,7 @@ def sql_verdicts(engine: Engine, settings, start: date, end: date, *, as_of: dat
     (SQL over the stored columns; the dossiers with a supplement event after T by portal_verdict).
     For the property test that this path and portal_verdict agree dossier by dossier."""
     rules = settings.rule_settings()
-    t = evaluation_moment_of(start, end, as_of)
+    t = _moment(start, end, as_of)
     parts = _sql_parts(start, t, rules.comparison)
     d = parts["d"]
     where = _scope_where(parts, None)
@@ -495,7 +494,6 @@ class Disagreement:
     explanation_en: str = ""
     received_at: datetime | None = None
     finish_at: datetime | None = None  # our finish moment
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def explain(self, lang: str = "vi") -> str:
         return self.explanation_vi if lang == "vi" else self.explanation_en
@@ -517,7 +515,7 @@ def portal_disagreements(engine: Engine, settings, start: date, end: date, *, as
 
     rules = settings.rule_settings()
     cal = settings.work_calendar()
-    t = evaluation_moment_of(start, end, as_of)
+    t = _moment(start, end, as_of)
     parts = _sql_parts(start, t, rules.comparison)
     d = parts["d"]
     where = _scope_where(parts, unit_ids)
@@ -536,7 +534,7 @@ def portal_disagreements(engine: Engine, settings, start: date, end: date, *, as
 
         def flush() -> bool:
             nonlocal skipped
-            pairs = _facts_rows(conn, [r["id"] for r in chunk if r["supplement_count"]])
+            pairs = _pairs_of(conn, [r["id"] for r in chunk if r["supplement_count"]])
             for r in chunk:
                 v = portal_verdict(facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"])), t, cal,
                                    rules)
@@ -563,7 +561,7 @@ def portal_disagreements(engine: Engine, settings, start: date, end: date, *, as
     return out
 
 
-def evaluation_moment_of(start: date, end: date, as_of: datetime | None) -> datetime:
+def _moment(start: date, end: date, as_of: datetime | None) -> datetime:
     from tracker.reports import evaluation_moment
 
     return evaluation_moment(start, end, as_of)
@@ -579,7 +577,7 @@ def dossier_verdicts(engine: Engine, settings, start: date, end: date, *, as_of:
 
     rules = settings.rule_settings()
     cal = settings.work_calendar()
-    t = evaluation_moment_of(start, end, as_of)
+    t = _moment(start, end, as_of)
     parts = _sql_parts(start, t, rules.comparison)
     d = parts["d"]
     q = (select(*(d[c] for c in _FACT_COLUMNS), Unit.code.label("unit_code")).join(Unit, Unit.id == d.unit_id)
@@ -596,7 +594,7 @@ def dossier_verdicts(engine: Engine, settings, start: date, end: date, *, as_of:
 
 
 def _verdicts(conn, chunk, limits, t, cal, rules):  # noqa: ANN001, ANN202
-    pairs = _facts_rows(conn, [r["id"] for r in chunk if r["supplement_count"]]) if chunk else {}
+    pairs = _pairs_of(conn, [r["id"] for r in chunk if r["supplement_count"]]) if chunk else {}
     for r in chunk:
         f = facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"]))
         yield r["unit_code"], r["code"], portal_verdict(f, t, cal, rules)
@@ -627,7 +625,7 @@ def average_times(engine: Engine, settings, start: date, end: date, *, as_of: da
     from tracker.models import Dossier, Procedure
     from tracker.reports import Unindexed, ratio_half_up
 
-    t = evaluation_moment_of(start, end, as_of)
+    t = _moment(start, end, as_of)
     d = Dossier.__table__.c
     # a few units: their (unit, received) index; the province: a scan (tracker.reports.Unindexed)
     received = d.received_at if unit_ids is not None else Unindexed(d.received_at)
