@@ -521,10 +521,14 @@ def disagreements(fmt: str | None = None):  # noqa: ANN201
         abort(404)
     c = read_choice(request.args, current_now(), grouping=False)
     ids = _unit_ids(c)
+    # exact=1: the unit's own dossiers, as its row on the Chấm điểm page counts them (not its subtree)
+    exact = {"exact": "1"} if c.unit and request.args.get("exact") == "1" else {}
+    if exact:
+        ids = frozenset({unit_tree(engine()).by_code[c.unit].id})
     if c.errors:
         if fmt:
             return _bad_download(c.errors)
-        return render_template("score_disagreements.html", c=c, rows=None, units=_unit_choices()), 400
+        return render_template("score_disagreements.html", c=c, rows=None, units=_unit_choices(), exact=exact), 400
     if fmt == "csv":
         found = portal_disagreements(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids, limit=None)
         return _attachment(disagreements_csv(found), f"cham-diem-khac-nhau-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
@@ -539,7 +543,7 @@ def disagreements(fmt: str | None = None):  # noqa: ANN201
     found = portal_disagreements(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids,
                                  limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render_template("score_disagreements.html", c=c, rows=found, total=total.disagree, page=page, pages=pages,
-                           units=_unit_choices(), verdict_label=verdict_label, reason_label=reason_label,
+                           units=_unit_choices(), exact=exact, verdict_label=verdict_label, reason_label=reason_label,
                            language=lang(), as_of=evaluation_moment(c.start, c.end, c.moment))
 
 

@@ -33,6 +33,11 @@ def test_scores_show_both_methods_per_unit_and_link_the_differences(client_for, 
     assert vi_value(rows["methods-total"][3]) == total.score
     assert total.disagree > 0  # the demo has dossiers stopped after their appointment, at least
     assert "/scores/disagreements?" in page
+    # a unit's count links to exactly its own dossiers (not its subtree's)
+    u = next(u for u in units if 0 < u.disagree <= 50)
+    listed = get_ok(client_for("cchc"), f"/scores/disagreements{YEAR}&unit={u.key}&exact=1").text
+    assert len(table(listed, "disagreements")) == u.disagree and 'id="exact-unit"' in listed
+    assert f"unit={u.key}&amp;exact=1" in page
 
 
 def test_the_differences_listed_with_their_reasons_and_exported(client_for, world):
