@@ -225,6 +225,12 @@ def test_score_command_portal_json_exactly(engine, settings, ids, capsys):
     assert b1 == b2 == b3 and b1.lstrip().startswith("[")
     code, _, err = run_cli(capsys, s, "score", "--from", "2026-10-01", "--to", "2026-10-31", "--dossiers")
     assert code == 2 and "--dossiers applies to --method portal" in err
+    code, out, _ = run_cli(capsys, s, "score", "--method", "portal", "--from", "2026-10-01", "--to", "2026-10-31",
+                           "--dossiers")
+    assert code == 0 and "10,00" in out and "2 lần yêu cầu bổ sung" in out
+    with pytest.raises(SystemExit):
+        run_cli(capsys, s, "score", "--method", "cong", "--from", "2026-10-01", "--to", "2026-10-31")
+    assert "'cong' is not a method" in capsys.readouterr().err
 
 
 def test_average_time_per_procedure(engine, settings, ids):
