@@ -1008,7 +1008,8 @@ def _replace_supplements(conn, rows: list[dict[str, Any]]) -> None:  # noqa: ANN
     ids: dict[str, int] = {}
     for i in range(0, len(rows), 500):
         codes = [r["code"] for r in rows[i:i + 500]]
-        ids.update((c, i) for c, i in conn.execute(select(Dossier.code, Dossier.id).where(Dossier.code.in_(codes))))
+        ids.update((code, did) for code, did in conn.execute(select(Dossier.code, Dossier.id).where(
+            Dossier.code.in_(codes))))
     conn.execute(table.delete().where(table.c.dossier_id.in_(sorted(ids.values()))))
     values = [{"dossier_id": ids[r["code"]], "seq": n, "requested_at": p.requested_at,
                "resubmitted_at": p.resubmitted_at, "previous_due_at": p.previous_due_at, "new_due_at": p.new_due_at}
