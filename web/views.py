@@ -365,8 +365,12 @@ def unit(code: str):  # noqa: ANN201
     page = overdue_list(engine(), settings(), now, scope, ListFilters(unit=code), page_size=20)
     children = [u for u in tree.children.get(node.id, []) if scope.allows(u.id)]
     path = [u for u in tree.path(node.id) if scope.allows(u.id)]
+    from tracker.portal766 import average_times
+
+    times = average_times(engine(), settings(), now.date().replace(month=1, day=1), now.date(), as_of=now,
+                          unit_ids=ids)  # 766 criterion 2.2, year to date
     return render_template("unit.html", node=node, counts=counts, figures=figures, ranked=ranked, page=page,
-                           children=children, path=path, now=now)
+                           children=children, path=path, now=now, times=times)
 
 
 # ----- imports -------------------------------------------------------------------------------------
