@@ -358,7 +358,10 @@ def reports(fmt: str | None = None):  # noqa: ANN201
 
 
 def _render_report(c: Choice, report: Report | None) -> str:
+    from web.quality import warning
+
     return render_template("reports.html", c=c, report=report, units=_unit_choices(),
+                           qw=None if report is None else warning(c, _unit_ids(c)),
                            by_label=_by_label(c.by if c.by in BY else "unit"),
                            chart=None if report is None else hbar_chart(report.rows, report.total),
                            mode=None if report is None else _mode(report.comparison))
