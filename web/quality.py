@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from werkzeug.datastructures import MultiDict
@@ -84,13 +87,57 @@ def _verdict(value: str) -> str:
 # ----- counts, cached --------------------------------------------------------------------------------
 
 
-def counts_for(c: Choice, ids: frozenset[int] | None) -> dict[str, int]:
-    """tracker.quality.counts for the choice's period over the units `ids` (None: all), cached like
-    the reports: the key carries the data version, so an import shows at once."""
-    from tracker.quality import counts
+_SWR: dict[tuple, tuple[float, tuple, Any]] = {}
+_SWR_BUSY: set[tuple] = set()
+_SWR_LOCK = threading.Lock()
+SWR_TTL = 300.0  # seconds before a running period's counts are recomputed (in the background)
 
-    key = ("quality", *_base_key(c), None if ids is None else tuple(sorted(ids)))
-    return cached(key, lambda: counts(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
+
+def _in_background(key: tuple, version: tuple, running: bool, compute: Callable[[], Any]) -> Any:
+    """compute(), stale-while-revalidate as the overview's reports (web.views._report): a page never
+    waits for a scan of every dossier. The last value is served while a thread computes a new one
+    (an import ran since, or a running period's value is older than SWR_TTL); None until the first
+    one exists. Tests (app.testing) compute at once."""
+    if current_app.testing:
+        return compute()
+    log = current_app.logger
+
+    def run() -> None:
+        try:
+            value = compute()
+        except Exception:  # noqa: BLE001  (logged; the page shows no panel rather than failing)
+            log.exception("data-quality counts %s failed", key[-3:])
+            value = None
+        with _SWR_LOCK:
+            if len(_SWR) > 500:
+                _SWR.clear()
+            _SWR[key] = (time.monotonic(), version, value)
+            _SWR_BUSY.discard(key)
+
+    with _SWR_LOCK:
+        hit = _SWR.get(key)
+        if hit is not None and hit[1] == version and (not running or time.monotonic() - hit[0] < SWR_TTL):
+            return hit[2]
+        if key not in _SWR_BUSY:
+            _SWR_BUSY.add(key)
+            threading.Thread(target=run, daemon=True).start()
+    return None if hit is None else hit[2]
+
+
+def counts_for(c: Choice, ids: frozenset[int] | None) -> dict[str, int] | None:
+    """tracker.quality.counts for the choice's period over the units `ids` (None: all), computed in
+    the background (see _in_background); None while the first value is being computed."""
+    from tracker.quality import counts
+    from tracker.reports import END_OF_DAY
+    from web.views import _data_version
+
+    eng, sets = engine(), settings()
+    running = c.as_of is None and c.moment < datetime.combine(c.end, END_OF_DAY)
+    moment = c.moment
+    key = ("quality", str(eng.url), sets.fingerprint(), c.start, c.end, None if running else moment,
+           None if ids is None else tuple(sorted(ids)))
+    return _in_background(key, _data_version(), running,
+                          lambda: counts(eng, sets, c.start, c.end, as_of=moment, unit_ids=ids))
 
 
 def choice_of(start: date, end: date, now: datetime) -> Choice:
@@ -99,19 +146,27 @@ def choice_of(start: date, end: date, now: datetime) -> Choice:
                        grouping=False)
 
 
-def panel(c: Choice, ids: frozenset[int] | None) -> dict[str, Any]:
-    """What the panel and the warning templates show."""
-    counts = counts_for(c, ids)
-    return {"counts": counts, "touched": any(counts.values()), "query": c.query(), "start": c.start, "end": c.end,
-            "labels": KIND_LABELS, "counted_as": COUNTED_AS}
+def panel(c: Choice, ids: frozenset[int] | None, *, wait: bool = False) -> dict[str, Any]:
+    """What the panel and the warning templates show; `counts` None: still being computed. `wait`:
+    count now (the panel's own page), cached like the reports."""
+    if wait:
+        from tracker.quality import counts as count
+
+        key = ("quality", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+        counts = cached(key, lambda: count(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
+    else:
+        counts = counts_for(c, ids)
+    return {"counts": counts, "touched": bool(counts) and any(counts.values()), "query": c.query(),
+            "start": c.start, "end": c.end, "labels": KIND_LABELS, "counted_as": COUNTED_AS}
 
 
 def warning(c: Choice, ids: frozenset[int] | None) -> dict[str, Any] | None:
-    """The panel of a period when its counts touch it, else None (no warning to show)."""
+    """The panel of a period when its counts touch it or are still being counted (then `counts` is
+    None and the page says so: no warning is not the same as clean figures); else None."""
     if c.errors or c.start is None:
         return None
     p = panel(c, ids)
-    return p if p["touched"] else None
+    return p if p["touched"] or p["counts"] is None else None
 
 
 # ----- pages -----------------------------------------------------------------------------------------
@@ -134,7 +189,7 @@ def index():  # noqa: ANN201
     c = _choice()
     if c.errors:
         return render_template("quality.html", c=c, qp=None, help=KIND_HELP), 400
-    return render_template("quality.html", c=c, qp=panel(c, _scope_ids()), help=KIND_HELP)
+    return render_template("quality.html", c=c, qp=panel(c, _scope_ids(), wait=True), help=KIND_HELP)
 
 
 def _cell(key: str, value: Any) -> str:

@@ -153,3 +153,39 @@ def test_the_reconciliation_page_shows_an_unexplained_gap(small_app, settings, t
 
 
 __all__ = ["DEPT", "DESK"]
+
+
+def test_outside_tests_the_counts_never_keep_a_page_waiting(app):
+    """The overview's panel and warning are computed in a thread (a scan of every dossier): None
+    the first time, then the value; a new data version serves the old value while recounting."""
+    import threading
+
+    from web.quality import _SWR_BUSY, _in_background
+
+    calls = []
+    done = threading.Event()
+
+    def compute():  # noqa: ANN202
+        calls.append(1)
+        done.set()
+        return {"n": len(calls)}
+
+    def settled() -> None:
+        assert done.wait(10)
+        for _ in range(100):
+            if ("probe",) not in _SWR_BUSY:
+                return
+            threading.Event().wait(0.05)
+
+    app.config["TESTING"] = False
+    try:
+        with app.test_request_context():
+            assert _in_background(("probe",), (1,), False, compute) is None
+            settled()
+            assert _in_background(("probe",), (1,), False, compute) == {"n": 1}
+            done.clear()
+            assert _in_background(("probe",), (2,), False, compute) == {"n": 1}  # stale, served
+            settled()
+            assert _in_background(("probe",), (2,), False, compute) == {"n": 2}
+    finally:
+        app.config["TESTING"] = True
