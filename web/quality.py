@@ -262,18 +262,49 @@ def _status_text(status: str) -> str:
             "not_published": _("Chưa có số liệu công bố")}[status]
 
 
+def _asked_end(c: Choice) -> date:
+    """The period's last day as asked, not cut at today: a published period that has not ended is
+    still set beside ours, counted now (tracker.portal_figures.reconcile)."""
+    from web.reports import parse_day, period_bounds
+
+    if c.period == "range":
+        return parse_day(c.end_text) or c.end
+    return period_bounds(c.period, int(c.year))[1]
+
+
+def _latest_published() -> Choice | None:
+    """With no period asked for: the latest period the portal's figures were imported for (each
+    period costs two reports over every dossier; a whole year of months is twelve)."""
+    from sqlalchemy import select
+
+    from tracker.models import PortalFigure
+
+    if request.args.get("period") or request.args.get("from") or request.args.get("to"):
+        return None
+    t = PortalFigure.__table__.c
+    with engine().connect() as conn:
+        latest = conn.execute(select(t.period_start, t.period_end).order_by(t.period_end.desc(), t.period_start.desc())
+                              .limit(1)).first()
+    if latest is None:
+        return None
+    start, end = latest
+    return read_choice(MultiDict({**request.args.to_dict(), "period": "range", "from": start.isoformat(),
+                                  "to": end.isoformat()}), current_now(), grouping=False)
+
+
 @bp.get("/scores/reconcile")
 @roles_required(*RECONCILE_ROLES)
 def reconcile():  # noqa: ANN201
     from tracker.portal_figures import reconcile as compute
     from tracker.portal_figures import status_counts
 
-    c = _choice()
+    c = _latest_published() or _choice()
     c.unit = ""
     if c.errors:
         return render_template("reconcile.html", c=c, rec=None), 400
-    key = ("reconcile", *_base_key(c))
-    rec = cached(key, lambda: compute(engine(), settings(), c.start, c.end, as_of=c.moment))
+    last = _asked_end(c)
+    key = ("reconcile", *_base_key(c), last)
+    rec = cached(key, lambda: compute(engine(), settings(), c.start, last, as_of=c.moment))
     order = {"unexplained": 0, "explained": 1, "not_published": 2, "match": 3}
     rows = sorted(rec.rows, key=lambda r: (r.start, r.end, order[r.status], r.unit))
     return render_template("reconcile.html", c=c, rec=rec, rows=rows, summary=status_counts(rec.rows),

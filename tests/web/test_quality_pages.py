@@ -189,3 +189,17 @@ def test_outside_tests_the_counts_never_keep_a_page_waiting(app):
             assert _in_background(("probe",), (2,), False, compute) == {"n": 2}
     finally:
         app.config["TESTING"] = True
+
+
+def test_the_reconciliation_opens_on_the_latest_published_period_even_a_running_one(small_app, settings, tmp_path):
+    engine = make_engine(settings.get("database.url"))
+    try:
+        import_figures(engine, write_csv(tmp_path / "p.csv", [
+            "Mã đơn vị;Kỳ;Tiếp nhận;Đúng hạn;Điểm", "T.XA;2026-09;1;1;20", "T.STP;2026-10;9;9;20"]))
+    finally:
+        engine.dispose()
+    page = get_ok(small_app["cchc"], "/scores/reconcile").text  # October, counted on 20/10 10:00
+    rows = {key: cells for key, cells in table(page, "reconcile-table")}
+    assert "T.STP|2026-10-01" in rows and not any(k.endswith("2026-09-01") for k in rows)
+    stp = rows["T.STP|2026-10-01"]
+    assert stp[8:11] == ["9", "9", "20,00"] and stp[-1] == "Chưa giải thích được"
