@@ -442,28 +442,35 @@ class Reconciliation:
 
 
 def _attr(obj: Any, *names: str) -> Any:
-    """The first of `names` the object has: tracker.portal766's disagreement records are read by
-    the names its interface gives (portal, bieu06) or their spelled-out forms."""
+    """The first of `names` the record has (an attribute, or a key of a dict)."""
     for name in names:
-        if hasattr(obj, name):
+        if isinstance(obj, dict):
+            if name in obj:
+                return obj[name]
+        elif hasattr(obj, name):
             return getattr(obj, name)
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
     return None
 
 
+# a Biểu 06 class as the portal's two verdicts read it (the 766 numerator counts within as on time)
+_VERDICT = {"early": "on_time", "on_time": "on_time", "within": "on_time", "late": "late", "overdue": "late"}
+
+
 def explanation(d: Any) -> Explanation:
-    """One record of tracker.portal766.portal_disagreements as what it moves between the counts."""
-    portal = _attr(d, "portal", "portal_verdict", "verdict_portal")
-    bieu06 = _attr(d, "bieu06", "biểu06", "bieu06_verdict", "verdict_bieu06")
-    on_time = {"on_time": 1, "late": 0}
-    counted = portal in on_time
-    moves_on_time = (on_time.get(portal, 0) if counted else 0) - on_time.get(bieu06, 0)
+    """One record of tracker.portal766.portal_disagreements as what it moves between the counts.
+
+    Read by the names of its interface — code, unit_code, portal (the verdict), biểu06_verdict (or
+    the class biểu06), end_at, explanation_vi / reason — or their plain spellings (unit, bieu06)."""
+    portal = _attr(d, "portal_verdict", "portal")
+    bieu06 = _attr(d, "biểu06_verdict", "bieu06_verdict", "biểu06", "bieu06")
+    bieu06 = _VERDICT.get(bieu06, bieu06)
+    counted = portal in ("on_time", "late")
+    moves_on_time = (portal == "on_time") - (bieu06 == "on_time") if counted else -(bieu06 == "on_time")
     return Explanation(
-        code=str(_attr(d, "code")), unit=str(_attr(d, "unit", "unit_code") or ""),
+        code=str(_attr(d, "code")), unit=str(_attr(d, "unit_code", "unit") or ""),
         kind="counted_differently" if counted else "not_counted_by_portal", portal=portal, bieu06=bieu06,
-        end_at=_attr(d, "end_at"), reason=str(_attr(d, "reason") or ""),
-        received=0 if counted else -1, on_time=moves_on_time)
+        end_at=_attr(d, "end_at"), reason=str(_attr(d, "explanation_vi", "reason") or ""),
+        received=0 if counted else -1, on_time=int(moves_on_time))
 
 
 def _figures(received: int, on_time: int) -> Figures:

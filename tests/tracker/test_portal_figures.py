@@ -243,6 +243,14 @@ def test_explanations_account_for_the_dossiers_the_methods_count_differently():
     assert (up.kind, up.received, up.on_time) == ("counted_differently", 0, 1)
     assert (down.kind, down.received, down.on_time) == ("counted_differently", 0, -1)
     assert (out.kind, out.received, out.on_time) == ("not_counted_by_portal", -1, -1)
+    # as tracker.portal766 writes them: the unit's code, the verdicts, and our class beside them
+    theirs = explanation(SimpleNamespace(code="D", unit_code="U", portal="late", biểu06="within",
+                                         biểu06_verdict="on_time", end_at=None, reason="supplements_2",
+                                         explanation_vi="2 lần yêu cầu bổ sung"))
+    assert (theirs.unit, theirs.bieu06, theirs.on_time, theirs.reason) == ("U", "on_time", -1, "2 lần yêu cầu bổ sung")
+    by_class = explanation(SimpleNamespace(code="E", unit_code="U", portal="on_time", biểu06="overdue", end_at=None,
+                                           reason=""))
+    assert (by_class.bieu06, by_class.on_time) == ("late", 1)
     row = ReconRow("U", "U", date(2026, 10, 1), date(2026, 10, 31), Figures(10, 8, None), Figures(9, 7, None),
                    Figures(9, 7, None), [up, down, out])
     assert row.unexplained == (0, 0) and row.status == "explained"
