@@ -203,3 +203,24 @@ def test_the_reconciliation_opens_on_the_latest_published_period_even_a_running_
     assert "T.STP|2026-10-01" in rows and not any(k.endswith("2026-09-01") for k in rows)
     stp = rows["T.STP|2026-10-01"]
     assert stp[8:11] == ["9", "9", "20,00"] and stp[-1] == "Chưa giải thích được"
+
+
+def test_a_list_downloads_as_csv_with_labels_and_formulas_neutralised(small_app, settings):
+    from sqlalchemy import update
+
+    engine = make_engine(settings.get("database.url"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(Unit).where(Unit.code == "T.STP").values(name='=HYPERLINK("http://x","Bấm")'))
+    finally:
+        engine.dispose()
+    resp = get_ok(small_app["cchc"], "/quality/no_due.csv?period=m10&year=2026")
+    assert resp.mimetype == "text/csv" and "chat-luong-no-due-20261001-20261020.csv" in resp.headers[
+        "Content-Disposition"]
+    assert resp.data.startswith("\ufeff".encode())
+    got = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    assert got[0][:3] == ["Mã hồ sơ", "Mã đơn vị", "Đơn vị"]
+    by_code = {r[0]: r for r in got[1:]}
+    assert set(by_code) == {"P-NO-DUE", "P-NO-DUE-SXD"}
+    assert by_code["P-NO-DUE"][2] == "'=HYPERLINK(\"http://x\",\"Bấm\")"
+    assert not any(cell.startswith(("=", "+", "@")) for row in got for cell in row)
