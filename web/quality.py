@@ -62,7 +62,7 @@ KIND_HELP = {
 }
 # the kinds whose count is of procedures or units, not dossiers
 COUNTED_AS = {"no_limit": lazy_gettext("%(n)s thủ tục"), "import_units": lazy_gettext("%(n)s đơn vị")}
-NUMERIC = frozenset({"dossiers", "due_excess_hours", "run_id", "status"})
+NUMERIC = frozenset({"dossiers", "due_excess_hours", "run_id"})
 
 
 def column_labels() -> dict[str, str]:
