@@ -41,6 +41,8 @@ class Unit(SQLModel, table=True):
     level: str = Field(default="", max_length=20)  # "tinh", "huyen", "xa" ...
     digest_recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Moment(default_factory=now_local)
+    # the import that invented this unit (not in units.csv): listed by the data-quality panel
+    created_by_run_id: int | None = Field(default=None, foreign_key="import_run.id")
 
 
 class Procedure(SQLModel, table=True):
@@ -197,6 +199,26 @@ class StatusChange(SQLModel, table=True):
     status: int
     seen_at: datetime = Moment(default_factory=now_local)
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
+
+
+class PortalFigure(SQLModel, table=True):
+    """A unit's 766 figures for one period as the national portal published them
+    (`tthc portal-figures import`), to reconcile with ours. One row per unit and period: a
+    re-import of the same unit and period replaces it. `unit_code` is the portal's, checked
+    against the units table at import."""
+
+    __tablename__ = "portal_figure"
+    __table_args__ = (UniqueConstraint("unit_code", "period_start", "period_end", name="uq_portal_figure"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=CODE_MAX)
+    period_start: date = Field(sa_type=Date)
+    period_end: date = Field(sa_type=Date)
+    received: int  # hồ sơ tiếp nhận (the score's denominator)
+    on_time: int  # hồ sơ xử lý trước hạn, đúng hạn
+    score: float | None = None  # điểm tiến độ, 2 decimals as published; None: nothing received
+    imported_at: datetime = Moment(default_factory=now_local)
+    file_name: str = Field(default="", max_length=1000)
 
 
 class Meta(SQLModel, table=True):

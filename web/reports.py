@@ -366,8 +366,11 @@ def average_times(c: Choice, ids: frozenset[int] | None) -> list:
 
 
 def _render_report(c: Choice, report: Report | None) -> str:
+    from web.quality import warning
+
     times = average_times(c, _unit_ids(c)) if report is not None and c.by == "procedure" else None
     return render_template("reports.html", c=c, report=report, units=_unit_choices(), times=times,
+                           qw=None if report is None else warning(c, _unit_ids(c)),
                            by_label=_by_label(c.by if c.by in BY else "unit"),
                            chart=None if report is None else hbar_chart(report.rows, report.total),
                            mode=None if report is None else _mode(report.comparison))

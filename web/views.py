@@ -180,8 +180,15 @@ def overview():  # noqa: ANN201
         total, _ = _scoped_total(_report(first, last, now, version) or _empty_report(), scope)
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
+    from web import quality
+
+    starts = _period_starts(today)
+    month_warning = quality.warning(quality.choice_of(starts["month_to_date"], today, now), scope.unit_ids)
+    panel = None
+    if current_user.role in quality.PANEL_ROLES:
+        panel = quality.panel(quality.choice_of(starts["year_to_date"], today, now), scope.unit_ids)
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
-                           chart=_chart(points), now=now)
+                           chart=_chart(points), now=now, qw=month_warning, qp=panel)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
@@ -396,7 +403,10 @@ def imports():  # noqa: ANN201
     for name in declared:
         if name not in seen:
             fresh.append({"source": name, "last": None, "stale": True})
-    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS)
+    from web import quality
+
+    panel = quality.panel(quality.choice_of(now.date().replace(month=1, day=1), now.date(), now), None)
+    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS, qp=panel)
 
 
 def _upload():  # noqa: ANN202

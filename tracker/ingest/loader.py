@@ -128,8 +128,9 @@ class ImportResult:
 class _Catalogue:
     """Units and procedures by code and by name, creating the ones seen for the first time."""
 
-    def __init__(self, engine: Engine, dry_run: bool) -> None:
+    def __init__(self, engine: Engine, dry_run: bool, run_id: int | None = None) -> None:
         self.dry_run = dry_run
+        self.run_id = run_id  # stamped on the units this run invents (the data-quality panel lists them)
         with engine.connect() as conn:
             units = conn.execute(select(Unit.id, Unit.code, Unit.name_key)).all()
             procs = conn.execute(select(Procedure.id, Procedure.code, Procedure.name_key,
@@ -170,7 +171,8 @@ class _Catalogue:
             return self.unit_by_name[key]
         code = code or "AUTO." + hashlib.sha1(key.encode()).hexdigest()[:10].upper()
         uid = self._insert(conn, Unit, {"code": code, "name": name or code, "name_key": key or code.lower(),
-                                        "level": "", "digest_recipients": "", "created_at": now_local()})
+                                        "level": "", "digest_recipients": "", "created_at": now_local(),
+                                        "created_by_run_id": self.run_id})
         self.unit_by_code[code] = uid
         self.unit_by_name.setdefault(key, uid)
         self.new_units.append(f"{code} {name}".strip())
@@ -469,7 +471,7 @@ class _Writer:
         self.cal: WorkCalendar = settings.work_calendar()
         self.rules = settings.rule_settings()
         self.fp = settings.fingerprint()
-        self.catalogue = _Catalogue(engine, dry_run)
+        self.catalogue = _Catalogue(engine, dry_run, run_id)
         self.parser = RowParser(cmap, self.cal)
         # codes seen in this file -> first line, keyed by the code's hash: small entries for big files
         self.seen: dict[int, int] = {}

@@ -8,7 +8,7 @@ row is marked stale (derived_fp = ''): the next refresh (any `tthc` command, the
 derives the new columns.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0005b
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0005b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -40,19 +40,20 @@ def upgrade() -> None:
         # used by imports (replace a dossier's pairs) and the portal method (a dossier's pairs)
         sa.UniqueConstraint("dossier_id", "seq", name="uq_supplement_dossier_seq"),
     )
-    with op.batch_alter_table("dossier", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("supplement_count", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("supplement_seconds", sa.Float(), nullable=False, server_default="0"))
-        for name in _MOMENTS:
-            batch_op.add_column(sa.Column(name, sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("portal_late", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column("portal_waiting_late", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.add_column(sa.Column("portal_work_seconds", sa.Integer(), nullable=True))
-        # used by the portal's 766 method: dossiers with a supplement event after T
-        batch_op.create_index("ix_dossier_supplement_last", ["supplement_last_at"], unique=False,
-                              sqlite_where=sa.text("supplement_last_at IS NOT NULL"),
-                              postgresql_where=sa.text("supplement_last_at IS NOT NULL"))
+    # plain ADD COLUMNs with constant defaults: a batch copy of the dossier table would DROP it,
+    # which SQLite refuses on a populated database whose status history points at it
+    op.add_column("dossier", sa.Column("supplement_count", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("dossier", sa.Column("supplement_seconds", sa.Float(), nullable=False, server_default="0"))
+    for name in _MOMENTS:
+        op.add_column("dossier", sa.Column(name, sa.DateTime(), nullable=True))
+    false = sa.text("false") if op.get_bind().dialect.name == "postgresql" else sa.text("0")
+    op.add_column("dossier", sa.Column("portal_late", sa.Boolean(), nullable=False, server_default=false))
+    op.add_column("dossier", sa.Column("portal_waiting_late", sa.Boolean(), nullable=False, server_default=false))
+    op.add_column("dossier", sa.Column("portal_work_seconds", sa.Integer(), nullable=True))
+    # used by the portal's 766 method: dossiers with a supplement event after T
+    op.create_index("ix_dossier_supplement_last", "dossier", ["supplement_last_at"], unique=False,
+                    sqlite_where=sa.text("supplement_last_at IS NOT NULL"),
+                    postgresql_where=sa.text("supplement_last_at IS NOT NULL"))
     if op.get_bind().dialect.name == "postgresql":
         seconds = "EXTRACT(EPOCH FROM resubmitted_at - supplement_requested_at)"
     else:
