@@ -77,6 +77,9 @@ def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
         if not current:
             raise CliError("database: not initialised or not up to date: run 'tthc init' "
                            "(or 'tthc db upgrade')")
+        from tracker.calendar_days import attach
+
+        attach(settings, engine)  # the decreed days admins entered, over the table and the settings
     return engine
 
 
@@ -469,10 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands that live beside their subsystem
     from jobs.cli import add_commands as job_commands
-    from tracker import report_cli
+    from tracker import ops_cli, report_cli
     from web.cli import add_commands as web_commands
 
     report_cli.add_commands(sub)
+    ops_cli.add_commands(sub)
     job_commands(sub)
     web_commands(sub)
     return p
@@ -482,7 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        # `tthc check` reports bad settings as one of its checks; `tthc version` needs none
+        settings = None if getattr(args, "loads_settings", False) else load_settings(args.config)
         code = args.func(args, settings)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code
