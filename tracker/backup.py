@@ -270,6 +270,20 @@ def _restore_pg(url: str, path: Path) -> None:
 # ----- the daily backups -------------------------------------------------------------------------
 
 
+def backup_dir(settings) -> Path:  # noqa: ANN001
+    """backup.dir, else <paths.var_dir>/backups."""
+    return Path(settings.get("backup.dir") or settings.var_dir / "backups")
+
+
+def take_daily(settings, now: datetime) -> tuple[BackupResult, list[Path]]:  # noqa: ANN001
+    """What the scheduler does each day: a backup into backup_dir, then retention. (backup, deleted)."""
+    url = settings.get("database.url")
+    folder = backup_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    res = backup(url, folder / default_name(url, now))
+    return res, prune(folder, settings.get("backup.keep_daily"), settings.get("backup.keep_monthly"))
+
+
 def backups_in(folder: Path) -> list[tuple[datetime, Path]]:
     """The backups `tthc backup` named in `folder`, newest first (other files are not ours)."""
     found = []

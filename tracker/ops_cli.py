@@ -31,12 +31,8 @@ def add_commands(sub) -> None:  # noqa: ANN001
     s.set_defaults(func=cmd_version, loads_settings=True)
 
 
-def backup_dir(settings: Settings) -> Path:
-    return Path(settings.get("backup.dir") or settings.var_dir / "backups")
-
-
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.backup import BackupError, backup, default_name
+    from tracker.backup import BackupError, backup, backup_dir, default_name
     from tracker.cli import CliError, _engine
     from tracker.derive import now_local
 
