@@ -171,7 +171,8 @@ def _backup_pg(url: str, out: Path) -> BackupResult:
         engine.dispose()
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise BackupError(f"pg_dump failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else str(proc.returncode)
+        raise BackupError(f"pg_dump failed: {last}")
     os.chmod(tmp, 0o600)
     os.replace(tmp, out)
     return BackupResult(out, "pg_dump-custom", tables)

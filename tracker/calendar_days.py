@@ -11,6 +11,7 @@ the overview (admin, CCHC), the CCHC digest and `tthc check` warn.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -56,10 +57,8 @@ def load(engine: Engine) -> dict[date, tuple[str, str]]:
 def attach(settings: Settings, engine: Engine) -> None:
     """Put the database's days into `settings` (its work_calendar() and fingerprint then include them).
     A database that cannot say (down, not migrated) leaves what was attached before."""
-    try:
+    with contextlib.suppress(SQLAlchemyError):
         settings.set_calendar_days(load(engine))
-    except SQLAlchemyError:
-        pass
 
 
 def add_day(engine: Engine, day: date, kind: str, reference: str, *, note: str = "", actor: str) -> None:

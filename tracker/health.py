@@ -7,6 +7,7 @@ passwords, tokens or URL query strings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -113,10 +114,8 @@ def check_smtp(settings: Settings, connect: Callable[[], object] | None) -> Chec
         return Check("smtp", "ok", f"not configured: digests are written to {settings.var_dir / 'outbox'}")
     where = f"{host}:{settings.get('smtp.port')} ({settings.get('smtp.security')})"
     conn = connect()  # raises on refusal, timeout, TLS or login failure: _guard makes it a failed check
-    try:
+    with contextlib.suppress(Exception):
         conn.quit()
-    except Exception:  # noqa: BLE001, S110
-        pass
     auth = ", logged in" if settings.get("smtp.username") else ""
     return Check("smtp", "ok", f"{where} answered EHLO{auth}")
 

@@ -84,7 +84,8 @@ def dashboard_reads(url: str, stop: threading.Event, errors: list) -> None:
     try:
         while not stop.is_set():
             with engine.connect() as conn:
-                conn.execute(text("SELECT unit_id, count(*) FROM dossier WHERE finish_at IS NULL GROUP BY unit_id")).all()
+                conn.execute(text("SELECT unit_id, count(*) FROM dossier WHERE finish_at IS NULL "
+                                  "GROUP BY unit_id")).all()
     except Exception as exc:  # noqa: BLE001
         errors.append(exc)
     finally:
