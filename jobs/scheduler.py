@@ -189,10 +189,12 @@ def _safe_error(exc: BaseException) -> str:
 def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., None]:
     def run(*args: Any, **kwargs: Any) -> None:
         from tracker.calendar_days import attach
+        from tracker.logs import log_context
 
         try:
-            attach(args[1], args[0])  # every job takes (engine, settings): the decreed days entered since
-            fn(*args, **kwargs)
+            with log_context(job=name):
+                attach(args[1], args[0])  # every job takes (engine, settings): the decreed days entered since
+                fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001  (a failed run is logged; the next one is scheduled)
             log.error("job %s failed: %s", name, _safe_error(exc))
 

@@ -17,8 +17,10 @@ process's own.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
+import uuid
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -27,6 +29,9 @@ from sqlalchemy import func, select
 
 from tracker.health import run_checks, version
 from web import current_now
+from web.auth import current_user
+
+request_log = logging.getLogger("web.request")
 
 bp = Blueprint("ops", __name__)
 
@@ -45,6 +50,10 @@ def _settings():  # noqa: ANN202
     return current_app.config["TTHC_SETTINGS"]
 
 
+def _settings_of(app: Flask):  # noqa: ANN202
+    return app.config["TTHC_SETTINGS"]
+
+
 def _engine():  # noqa: ANN202
     return current_app.extensions["tthc_engine"]
 
@@ -52,9 +61,16 @@ def _engine():  # noqa: ANN202
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
+    from tracker.logs import configure, reset_context, set_context
+
+    if not app.testing:  # tests install their own handlers
+        configure(_settings_of(app).get("log.format"), logging.INFO, loggers=("tracker", "jobs", "web"))
+
     @app.before_request
     def _start() -> None:
         g.tthc_started = time.perf_counter()
+        g.tthc_request_id = uuid.uuid4().hex[:12]
+        g.tthc_log_token = set_context(request_id=g.tthc_request_id)
         if request.endpoint not in UNTIMED:
             from tracker.calendar_days import attach
 
@@ -64,8 +80,23 @@ def init_app(app: Flask) -> None:
     def _observe(resp):  # noqa: ANN001, ANN202
         started = g.pop("tthc_started", None)
         if started is not None and request.endpoint not in UNTIMED:
-            LATENCY.labels(request.method, request.endpoint or "none").observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            LATENCY.labels(request.method, request.endpoint or "none").observe(seconds)
+            # the endpoint, never the path or query string (they may name a dossier or a person)
+            user = getattr(current_user, "id", None) if current_user and current_user.is_authenticated else None
+            request_log.info("%s %s %d %.0f ms", request.method, request.endpoint or "none", resp.status_code,
+                             seconds * 1000, extra={"method": request.method, "endpoint": request.endpoint or "none",
+                                                    "status": resp.status_code, "ms": round(seconds * 1000, 1),
+                                                    "user_id": user})
+        if "tthc_request_id" in g:
+            resp.headers["X-Request-Id"] = g.tthc_request_id
         return resp
+
+    @app.teardown_request
+    def _forget(_exc) -> None:  # noqa: ANN001
+        token = g.pop("tthc_log_token", None)
+        if token is not None:
+            reset_context(token)
 
     @app.context_processor
     def _globals() -> dict:

@@ -194,3 +194,25 @@ def test_only_admins_change_the_calendar(office, engine):
     assert office.test_client().get("/admin/calendar").status_code == 302  # to the login page
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM calendar_day")).scalar_one() == 0
+
+
+def test_each_request_logged_as_json_by_endpoint_without_the_query_string(office):
+    import io
+    import json
+    import logging
+
+    from tracker.logs import configure
+
+    stream = io.StringIO()
+    handler = configure("json", logging.INFO, stream)
+    try:
+        c = login(office, "root")
+        resp = c.get("/overdue?q=HS-SECRET-CODE")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    got = [json.loads(line) for line in stream.getvalue().splitlines()]
+    line = next(g for g in got if g.get("endpoint") == "views.overdue")
+    assert line["status"] == 200 and line["method"] == "GET" and line["user_id"] is not None
+    assert line["request_id"] == resp.headers["X-Request-Id"]
+    assert line["event"].startswith("GET views.overdue 200 ")
+    assert "HS-SECRET-CODE" not in stream.getvalue() and "correct horse" not in stream.getvalue()
