@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 INSTALLED = "/opt/tthc"  # where docs/deploy.md puts the clone; the tests use this one
 REQUIRE_NGINX = bool(os.environ.get("TRACKER_TEST_REQUIRE_NGINX"))
-PASSWORD = "correct horse battery"
+PASSWORD = "demo-admin-2026"  # tracker.demo_setup.DEMO_USERS
 TOKEN = "deploy-test-token"
 
 
 def need(tool: str, package: str) -> str:
-    path = shutil.which(tool)
+    path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")  # Debian's nginx: not on every PATH
     if path:
         return path
     if REQUIRE_NGINX:
@@ -139,8 +139,8 @@ def stack(tmp_path_factory):
                WEB_WORKERS="2", TTHC_METRICS_TOKEN=TOKEN)
     tthc = [sys.executable, "-m", "tracker.cli"]
     subprocess.run([*tthc, "init"], env=env, check=True, capture_output=True, cwd=var)
-    subprocess.run([*tthc, "users", "add", "admin", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n",
-                   env=env, check=True, capture_output=True, text=True, cwd=var)
+    subprocess.run([*tthc, "demo", "--no-serve", "--per-month", "30"], env=env, check=True, capture_output=True,
+                   cwd=var)  # the demo province, small
 
     procs: list[subprocess.Popen] = []
     log = (tmp / "gunicorn.log").open("w")
@@ -241,4 +241,16 @@ def test_healthz_and_metrics_through_nginx_with_every_worker_counted(stack):
                         headers={"Authorization": f"Bearer {TOKEN}"}).text
     counts = re.findall(r'tthc_http_request_duration_seconds_count\{endpoint="auth.login",method="GET"\} (\S+)', body)
     assert counts and float(counts[0]) >= 6  # summed over the workers (multiprocess mode)
-    assert 'tthc_dossiers_open{state="in_progress"} 0.0' in body
+    assert re.search(r'tthc_dossiers_open\{state="in_progress"\} [1-9]', body)  # the demo's open dossiers
+
+
+def test_the_deployment_guide_names_every_file_and_command_it_relies_on():
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for path in sorted(p.relative_to(ROOT) for p in DEPLOY.rglob("*") if p.is_file()):
+        assert str(path) in guide or path.name in guide, f"docs/deploy.md does not mention {path}"
+    for command in ("tthc init", "tthc db upgrade", "tthc backup", "tthc restore", "tthc check", "tthc version",
+                    "tthc scheduler", "nginx -t", "systemctl enable --now tthc-web tthc-scheduler"):
+        assert command in guide, command
+    for setting in ("backup.time", "backup.dir", "backup.keep_daily", "backup.keep_monthly", "metrics.token",
+                    "log.format", "check.min_free_mb", "check.import_max_age_hours"):
+        assert setting in guide, setting
