@@ -12,16 +12,16 @@ the overview (admin, CCHC), the CCHC digest and `tthc check` warn.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tracker.calendar import DECREED_TABLE, load_decreed_table
 from tracker.config import Settings
-from tracker.models import CalendarDay
+from tracker.models import CalendarDay, Dossier
 from tracker.users import record_event
 
 KINDS = ("off", "work")
@@ -97,15 +97,41 @@ def remove_day(engine: Engine, day: date, *, actor: str) -> bool:
     return True
 
 
-def recompute(engine: Engine, settings: Settings) -> tuple[int, int]:
-    """After a change: attach the days, recompute the dossiers derived with the old calendar.
-    (rows recomputed, dossiers whose due or class moved)."""
+def touched(day: date):  # noqa: ANN201
+    """Dossiers whose derived values can depend on whether `day` is worked: received on or before it,
+    due (computed or recorded) on or after it. The due date and the audit's excess are counted between
+    reception and due; nothing else stored depends on the calendar."""
+    from sqlalchemy import and_, func, or_
+
+    d = Dossier.__table__.c
+    start, end = datetime.combine(day, time.min), datetime.combine(day + timedelta(days=1), time.min)
+    # never NULL (NOT NULL would match nothing in the caller): a missing due falls back on the reception
+    return and_(d.received_at.is_not(None), d.received_at < end,
+                or_(func.coalesce(d.computed_due_at, d.received_at) >= start,
+                    func.coalesce(d.due_at, d.received_at) >= start))
+
+
+def recompute(engine: Engine, settings: Settings, changed: Iterable[date] = ()) -> tuple[int, int]:
+    """After days changed: attach them, then recompute the dossiers they touch; the others derived
+    with the previous calendar only get the new fingerprint. (rows recomputed, rows whose due or result
+    class moved). Without `changed`, every row derived with other settings is recomputed.
+
+    `settings` must still hold the calendar from before the change (its fingerprint is the old one)."""
+    from sqlalchemy import not_, or_, update
+
     from tracker.derive import refresh_derived
 
+    old = settings.fingerprint()
     attach(settings, engine)
+    new = settings.fingerprint()
+    changed = list(changed)
+    if changed and new != old:
+        d = Dossier.__table__.c
+        with engine.begin() as conn:  # one statement: the untouched rows are as they would be recomputed
+            conn.execute(update(Dossier.__table__).where(d.derived_fp == old, not_(or_(*map(touched, changed))))
+                         .values(derived_fp=new))
     stats: dict[str, int] = {}
-    n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), settings.fingerprint(),
-                        stats=stats)
+    n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), new, stats=stats)
     return n, stats.get("moved", 0)
 
 

@@ -32,8 +32,8 @@ def _message(exc: CalendarDayError) -> str:
     }.get(exc.reason, str(exc))
 
 
-def _recomputed(what: str) -> None:
-    n, moved = recompute(engine(), _settings())
+def _recomputed(what: str, day: date) -> None:
+    n, moved = recompute(engine(), _settings(), [day])
     flash(_("%(what)s Đã tính lại %(n)s hồ sơ; %(m)s hồ sơ thay đổi hạn xử lý hoặc kết quả.", what=what, n=n, m=moved))
 
 
@@ -59,7 +59,7 @@ def add():  # noqa: ANN201
         except CalendarDayError as exc:
             errors = [_message(exc)]
         else:
-            _recomputed(_("Đã thêm ngày %(d)s.", d=day.strftime("%d/%m/%Y")))
+            _recomputed(_("Đã thêm ngày %(d)s.", d=day.strftime("%d/%m/%Y")), day)
             return redirect(url_for("calendar_admin.index"))
     today = current_now().date()
     return render_template("admin_calendar.html", days=entered_days(engine()), form=form, errors=errors,
@@ -76,5 +76,5 @@ def delete(day: str):  # noqa: ANN201
     if d is None or not remove_day(engine(), d, actor=current_user.username):
         flash(_("Không có ngày %(v)s trong danh sách.", v=day))
         return redirect(url_for("calendar_admin.index"))
-    _recomputed(_("Đã xoá ngày %(d)s.", d=d.strftime("%d/%m/%Y")))
+    _recomputed(_("Đã xoá ngày %(d)s.", d=d.strftime("%d/%m/%Y")), d)
     return redirect(url_for("calendar_admin.index"))

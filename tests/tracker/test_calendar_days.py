@@ -51,8 +51,8 @@ def test_a_decreed_day_off_moves_the_dossiers_it_touches_and_removing_it_moves_t
     fp = settings.fingerprint()
 
     add_day(engine, date(2027, 3, 2), "off", DECREE, note="Nghỉ bù", actor="admin")
-    n, moved = recompute(engine, settings)
-    assert (n, moved) == (3, 2)  # every row re-derived (new fingerprint), two moved
+    n, moved = recompute(engine, settings, [date(2027, 3, 2)])
+    assert (n, moved) == (2, 2)  # the two dossiers open across 2/3 recomputed; C only re-stamped
     after = dues(engine)
     assert after["C"] == before["C"]
     assert (after["A"], after["B"]) == (datetime(2027, 3, 5, 8, 0), datetime(2027, 3, 4, 8, 0))
@@ -66,8 +66,11 @@ def test_a_decreed_day_off_moves_the_dossiers_it_touches_and_removing_it_moves_t
     attach(other, engine)
     assert stale_count(engine, other.fingerprint()) == 0
 
+    assert_nothing_else_moves(engine, settings)
+
     assert remove_day(engine, date(2027, 3, 2), actor="admin") is True
-    assert recompute(engine, settings) == (3, 2)
+    assert recompute(engine, settings, [date(2027, 3, 2)]) == (2, 2)
+    assert_nothing_else_moves(engine, settings)
     assert dues(engine) == before
     assert settings.fingerprint() == fp  # no entered day: the fingerprint the deployment had
     assert remove_day(engine, date(2027, 3, 2), actor="admin") is False
@@ -78,6 +81,45 @@ def test_a_decreed_day_off_moves_the_dossiers_it_touches_and_removing_it_moves_t
     assert [(a, act, t, json.loads(d)) for a, act, t, d in events] == [
         ("admin", "calendar_day_added", "2027-03-02", {"kind": "off", "reference": DECREE}),
         ("admin", "calendar_day_removed", "2027-03-02", {"kind": "off", "reference": DECREE})]
+
+
+def assert_nothing_else_moves(engine, settings) -> None:  # noqa: ANN001
+    """What the targeted recompute left alone is what a full one computes."""
+    from tracker.derive import refresh_derived
+
+    stats: dict[str, int] = {}
+    refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), settings.fingerprint(),
+                    all_rows=True, stats=stats)
+    assert stats == {"moved": 0}
+
+
+def test_targeted_recompute_agrees_with_a_full_one_on_many_dossiers(engine, settings, tmp_path):
+    """Dossiers received every day of two months, with and without recorded dues, finished or not:
+    a make-up Saturday and a day off entered, then removed; each time a full recompute changes nothing."""
+    from datetime import timedelta
+
+    rows = []
+    start = datetime(2027, 2, 1, 9, 30)
+    for i in range(120):
+        received = start + timedelta(hours=11 * i)
+        due = (received + timedelta(days=4)).strftime("%d/%m/%Y %H:%M") if i % 3 == 0 else ""
+        finished = (received + timedelta(days=i % 9)).strftime("%d/%m/%Y %H:%M") if i % 2 else ""
+        rows.append(["1", f"M{i}", "1.001", "Đăng ký khai sinh", "Hộ tịch", "UBND xã An Bình", "", "", "Trực tiếp",
+                     received.strftime("%d/%m/%Y %H:%M"), due, finished, finished,
+                     "Đã trả kết quả" if finished else "Đang xử lý", f"{1 + i % 5} ngày làm việc"])
+    assert import_file(engine, settings, write_export(tmp_path / "m.csv", rows)).rejected == 0
+    total_moved = 0
+    for day, kind in ((date(2027, 3, 2), "off"), (date(2027, 2, 20), "work")):
+        add_day(engine, day, kind, DECREE, actor="admin")
+        n, moved = recompute(engine, settings, [day])
+        assert 0 < moved <= n < 120
+        total_moved += moved
+        assert_nothing_else_moves(engine, settings)
+    for day in (date(2027, 3, 2), date(2027, 2, 20)):
+        remove_day(engine, day, actor="admin")
+        recompute(engine, settings, [day])
+        assert_nothing_else_moves(engine, settings)
+    assert total_moved > 10
 
 
 def test_a_make_up_saturday_is_a_working_day(engine, settings):
