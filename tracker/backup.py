@@ -86,7 +86,8 @@ def _pg_libpq(url: str) -> tuple[str, dict[str, str]]:
     if u.password:
         env["PGPASSWORD"] = u.password
     parts = {"host": u.host, "port": u.port, "user": u.username, "dbname": u.database}
-    dsn = " ".join(f"{k}={v}" for k, v in parts.items() if v)
+    parts.update({k: v for k, v in u.query.items() if isinstance(v, str)})  # sslmode=require, host=/run/…
+    dsn = " ".join(f"{k}='{str(v)}'" for k, v in parts.items() if v)
     return dsn, env
 
 
