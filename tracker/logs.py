@@ -73,11 +73,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged (not the stream of the moment it was made)."""
+
+    @property
+    def stream(self) -> IO[str]:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
 def configure(fmt: str, level: int = logging.INFO, stream: IO[str] | None = None,
               loggers: tuple[str, ...] = ("tracker", "jobs", "web")) -> logging.Handler:
     """One handler on the root logger (warnings from every library), the product's loggers at `level`.
     Replaces what an earlier call installed, so calling it twice does not double the lines."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(PLAIN))
     handler.set_name("tthc")
     root = logging.getLogger()
