@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -216,3 +216,15 @@ def test_each_request_logged_as_json_by_endpoint_without_the_query_string(office
     assert line["request_id"] == resp.headers["X-Request-Id"]
     assert line["event"].startswith("GET views.overdue 200 ")
     assert "HS-SECRET-CODE" not in stream.getvalue() and "correct horse" not in stream.getvalue()
+
+
+def test_the_imports_page_uses_the_same_freshness_limit_as_tthc_check(office, db_url, tmp_path):
+    from tracker.derive import now_local
+
+    later = now_local() + timedelta(hours=3)
+    for hours, stale in ((26, False), (2, True)):
+        app = make_app(db_url, tmp_path, now=later, **{"check.import_max_age_hours": hours})
+        page = login(app, "root").get("/imports").text
+        row = re.search(r'<tr class="([^"]*)"><td>file</td>', page)
+        assert row and ("stale" in row.group(1)) is stale, hours
+        app.extensions["tthc_engine"].dispose()
