@@ -83,6 +83,27 @@ def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
     return engine
 
 
+def _entered_days(settings: Settings) -> None:
+    """For commands that work without a database (due, calendar): the decreed days admins entered,
+    when the database exists and is migrated. Never creates one."""
+    from sqlalchemy.engine import make_url
+
+    from tracker.calendar_days import attach
+    from tracker.db import is_current, make_engine
+
+    url = settings.get("database.url")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return
+    engine = make_engine(url)
+    _ENGINES.append(engine)
+    try:
+        if is_current(engine):
+            attach(settings, engine)
+    except Exception:  # noqa: BLE001, S110  (no database here: the shipped table and the settings)
+        pass
+
+
 def _fresh(engine: Engine, settings: Settings) -> None:
     """Recompute stored derived values if the calendar or rule settings changed since."""
     from tracker.derive import refresh_derived, stale_count
@@ -140,6 +161,7 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.rules import explain_due
 
     limit = args.limit
+    _entered_days(settings)
     cal, rules = settings.work_calendar(), settings.rule_settings()
     ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
                      rules=rules, lang=args.lang)
@@ -156,6 +178,7 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    _entered_days(settings)
     cal = settings.work_calendar()
     rows = [{"date": e.date.isoformat(), "weekday": e.date.strftime("%a"),
              "kind": e.kind, "reason": e.reason} for e in cal.year_days(args.year)]

@@ -179,3 +179,25 @@ def test_the_calendar_fingerprint_includes_entered_days_only_when_there_are_some
     assert WorkCalendar(db_days={date(2027, 3, 2): ("off", "x")}).fingerprint() != plain.fingerprint()
     assert WorkCalendar(db_days={date(2027, 3, 2): ("off", "x")}).fingerprint() != WorkCalendar(
         db_days={date(2027, 3, 3): ("off", "x")}).fingerprint()
+
+
+def test_tthc_calendar_and_due_include_entered_days(engine, db_url, tmp_path, capsys):
+    from tracker.cli import main
+
+    cfg = tmp_path / "tthc.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n[paths]\nvar_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+    add_day(engine, date(2027, 3, 2), "off", DECREE, actor="admin")
+    assert main(["--config", str(cfg), "calendar", "--year", "2027", "--format", "csv"]) == 0
+    assert f"2027-03-02,Tue,off,Nghỉ theo quyết định ({DECREE})" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "due", "--received", "2027-03-01 08:00", "--limit", "3 ngày làm việc"]) == 0
+    assert capsys.readouterr().out.startswith("2027-03-05 08:00")
+
+
+def test_tthc_due_without_a_database_creates_none(tmp_path, capsys):
+    from tracker.cli import main
+
+    cfg = tmp_path / "tthc.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "db" / "t.db"}"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "due", "--received", "2027-03-01 08:00", "--limit", "3 ngày làm việc"]) == 0
+    assert capsys.readouterr().out.startswith("2027-03-04 08:00")
+    assert not (tmp_path / "db").exists()
