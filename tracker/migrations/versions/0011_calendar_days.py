@@ -4,7 +4,7 @@ Applied over the shipped table of decreed days and the calendar settings (tracke
 the calendar's fingerprint includes them, so dossiers they touch are recomputed.
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0005b (main's head when this branch was rebased; the lead relinks the chain at merge)
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0005"
+down_revision: str | None = "0005b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
