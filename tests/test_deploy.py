@@ -106,10 +106,11 @@ def substitute(text: str, pairs: list[tuple[str, str]]) -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request, tmp_path_factory):
     """The product installed as docs/deploy.md says, in a temporary folder: settings from
-    deploy/tthc.toml.example, gunicorn as tthc-web.service starts it, nginx with deploy/nginx/tthc.conf."""
+    deploy/tthc.toml.example, gunicorn as tthc-web.service starts it, nginx with deploy/nginx/tthc.conf;
+    on SQLite as shipped, or on PostgreSQL through TTHC_DATABASE_URL as section 2b sets it."""
     nginx = need("nginx", "nginx")
     openssl = need("openssl", "openssl")
     tmp = tmp_path_factory.mktemp("deploy")
@@ -137,6 +138,12 @@ def stack(tmp_path_factory):
     sock = run / "web.sock"
     env.update(TTHC_CONFIG=str(config), WEB_BIND=f"unix:{sock}", PROMETHEUS_MULTIPROC_DIR=str(run / "metrics"),
                WEB_WORKERS="2", TTHC_METRICS_TOKEN=TOKEN)
+    if request.param == "postgresql":
+        from tests.tracker.test_backup import fresh_target
+
+        request.getfixturevalue("pg_database")  # skips (or fails, when required) without PostgreSQL
+
+        env["TTHC_DATABASE_URL"] = fresh_target("postgresql", tmp, request)  # an empty database (createdb)
     tthc = [sys.executable, "-m", "tracker.cli"]
     subprocess.run([*tthc, "init"], env=env, check=True, capture_output=True, cwd=var)
     subprocess.run([*tthc, "demo", "--no-serve", "--per-month", "30"], env=env, check=True, capture_output=True,
