@@ -4,7 +4,7 @@ Applied over the shipped table of decreed days and the calendar settings (tracke
 the calendar's fingerprint includes them, so dossiers they touch are recomputed.
 
 Revision ID: 0011
-Revises: 0005b (main's head when this branch was rebased; the lead relinks the chain at merge)
+Revises: 0008
 """
 
 from collections.abc import Sequence
