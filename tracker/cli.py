@@ -165,7 +165,7 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.derive import classify_row, now_local
-    from tracker.queries import dossier_rows
+    from tracker.queries import dossier_rows, limit_versions
 
     engine = _engine(settings)
     _fresh(engine, settings)
@@ -173,8 +173,9 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     cal, rules = settings.work_calendar(), settings.rule_settings()
     counts: Counter[str] = Counter()
     listing = []
+    limits = limit_versions(engine)
     for r in dossier_rows(engine, unit=args.unit):
-        c, _ = classify_row(r, as_of, cal, rules)
+        c, _ = classify_row(r, as_of, cal, rules, limits)
         counts[c.cls] += 1
         if args.list:
             listing.append({"code": r["code"], "class": c.cls, "due_used": _fmt(c.due_used),
@@ -195,8 +196,8 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import classify_row, now_local
-    from tracker.queries import dossier_rows
+    from tracker.derive import classify_row, limit_used, now_local
+    from tracker.queries import dossier_rows, limit_versions
     from tracker.rules import explain_due
 
     engine = _engine(settings)
@@ -207,7 +208,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     r = rows[0]
     as_of = args.as_of or now_local()
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    c, limit = classify_row(r, as_of, cal, rules)
+    limits = limit_versions(engine)
+    c, limit = classify_row(r, as_of, cal, rules, limits)
     steps = []
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],
@@ -220,7 +222,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         "computed_due": _fmt(c.computed_due), "due_used": _fmt(c.due_used),
         "rescheduled_due_at": _fmt(r["rescheduled_due_at"]), "apology_at": _fmt(r["apology_at"]),
         "finish_moment": _fmt(c.finish_moment),
-        "limit": limit.describe(args.lang) if limit else None,
+        "limit": limit_used(r, limits, args.lang),
         "working_hours_left": None if c.working_hours_left is None else round(c.working_hours_left, 2),
         "flags": list(c.flags),
         "excess_hours": None if c.excess_hours is None else round(c.excess_hours, 2),
@@ -369,6 +371,9 @@ def cmd_catalogue(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
     print(f"{res.file}: {res.rows_read} read, {res.inserted} inserted, {res.updated} updated, "
           f"{res.unchanged} unchanged, {len(res.rejected)} rejected")
+    if res.versions:
+        print(f"{res.versions} time-limit version(s) added or corrected; {res.marked} dossier(s) of those "
+              "procedures to derive again")
     for r in res.rejected[:20]:
         print(f"rejected {r}", file=sys.stderr)
     if args.command == "procedures":
