@@ -65,7 +65,7 @@ _CAPS = {"code": CODE_MAX, "procedure_code": CODE_MAX, "unit_code": CODE_MAX, "f
          "procedure_name": NAME_MAX, "unit_name": NAME_MAX, "field_name": NAME_MAX,
          "applicant_name": NAME_MAX, "applicant_phone": PHONE_MAX, "limit_text": 200}
 _TEXT_FIELDS = ("applicant_name", "applicant_phone", "unit_name", "procedure_name", "field_name")
-_ESCAPED_FORMULA = re.compile(r"^'[=+\-@]")
+_ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")  # tracker.export.safe_cell's escape, one quote of it
 ROW_DATE_FIELDS = (*DATE_FIELDS, "first_seen_finished_at")
 # columns of the dossier table written by an import, in order
 WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "first_seen_finished_at",
@@ -209,13 +209,13 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
 
     if not text.get("code"):
         return reject("code", "missing dossier code (mã hồ sơ)")
-    for f, cap in _CAPS.items():
-        if len(text.get(f, "")) > cap:
-            return reject(f, f"longer than {cap} characters")
     rec: dict[str, Any] = {f: text.get(f, "") for f in _CAPS}
     for f in _TEXT_FIELDS:  # the product's own export escapes formula-looking text with a quote
         if rec[f][:1] == "'" and _ESCAPED_FORMULA.match(rec[f]):
             rec[f] = rec[f][1:]
+    for f, cap in _CAPS.items():  # the value, not its escape: a 20-character phone may be written with 21
+        if len(rec[f]) > cap:
+            return reject(f, f"longer than {cap} characters")
     try:
         rec["status"] = parse_status(text["status"])
     except ValueProblem as exc:
