@@ -81,13 +81,13 @@ def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
 
 
 def _fresh(engine: Engine, settings: Settings) -> None:
-    """Recompute stored derived values if the calendar or rule settings changed since."""
+    """Recompute stored derived values the calendar or rule settings, or a time-limit version, made stale."""
     from tracker.derive import refresh_derived, stale_count
 
     fp = settings.fingerprint()
     stale = stale_count(engine, fp)
     if stale:
-        print(f"Settings changed: recomputing {stale} dossier(s)…", file=sys.stderr)
+        print(f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr)
         refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
 
 
