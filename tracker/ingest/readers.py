@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from unicodedata import normalize
 
+from tracker.export import DOSSIER_COLUMNS
 from tracker.ingest.base import (
     HEADER_SCAN_ROWS,
     FileRejected,
@@ -110,7 +111,8 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-_OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")}
+# the canonical field names, and the columns `tthc export dossiers` adds for reading
+_OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")} | {fold(c) for c in DOSSIER_COLUMNS}
 
 
 def read_csv(path: Path, overrides: dict[str, str] | None = None) -> tuple[Source, ColumnMap, Rows]:
