@@ -214,6 +214,8 @@ def _round_trip(engine, settings, tmp_path, world: dict) -> tuple[str, str]:  # 
     ("applicant_name", "'=Nguyễn"), ("applicant_name", "''-An"), ("applicant_name", "'\t+ạ"),
     # a dossier coded like a totals label was skipped as the file's totals row
     ("code", "Cộng 01"), ("code", "tong"),
+    # more semicolons in a value than commas in the header: the file was read as ;-separated
+    ("applicant_name", "Nguyễn;" * 40),
 ])
 def test_what_the_round_trip_found(engine, settings, tmp_path, field, value):
     first, again = _round_trip(engine, settings, tmp_path, _fixed_world(**{field: value}))
