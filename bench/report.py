@@ -28,7 +28,7 @@ from tracker.audits import AUDITS, run_audit
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
 from tracker.derive import derive, get_meta, set_meta
-from tracker.models import Dossier, Procedure, Supplement, Unit
+from tracker.models import Dossier, Procedure, ProcedureLimit, Supplement, Unit
 from tracker.portal766 import SupplementPair, portal_scores, supplement_summary
 from tracker.reports import period_report
 from tracker.rules import TimeLimit
@@ -66,8 +66,10 @@ def _catalogues(conn, rng: random.Random) -> tuple[list[int], list[tuple[int, Ti
         limit = LIMITS[i % len(LIMITS)]
         pid = conn.execute(Procedure.__table__.insert().values(
             code=f"1.{i:06d}", name=f"Thủ tục số {i}", name_key=f"thu tuc so {i}", field_code=f"LV{i % 12:02d}",
-            field_name=f"Lĩnh vực {i % 12}", limit_value=limit.value if limit else None,
-            limit_unit=limit.unit if limit else None)).inserted_primary_key[0]
+            field_name=f"Lĩnh vực {i % 12}")).inserted_primary_key[0]
+        if limit:
+            conn.execute(ProcedureLimit.__table__.insert().values(procedure_id=pid, limit_value=limit.value,
+                                                                  limit_unit=limit.unit))
         procs.append((pid, limit))
     return units, procs
 

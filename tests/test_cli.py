@@ -167,3 +167,31 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     proc.stderr.close()
     assert proc.wait() == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_procedures_import_of_a_cut_limit_recomputes_the_dossiers_it_holds_and_dossier_says_which(cli_db, capsys,
+                                                                                                  tmp_path):
+    header = ["Mã TTHC", "Tên thủ tục hành chính", "Thời hạn giải quyết", "effective_from"]
+    write_export(tmp_path / "p1.csv", [["1.1", "Đăng ký khai sinh", "15 ngày làm việc", ""]], header=header)
+    write_export(tmp_path / "p2.csv", [["1.1", "Đăng ký khai sinh", "10 ngày làm việc", "2026-11-01"]],
+                 header=header)
+    write_export(tmp_path / "d.csv", [
+        [str(i), code, "1.1", "Đăng ký khai sinh", "Hộ tịch", UNIT, "", "", "Trực tiếp", received, "", "", "",
+         "Đang xử lý", ""] for i, (code, received) in enumerate((("OCT", "12/10/2026 09:00:00"),
+                                                                ("NOV", "02/11/2026 09:00:00")), 1)])
+    assert run(capsys, "procedures", "import", str(tmp_path / "p1.csv"))[0] == 0
+    assert run(capsys, "import", str(tmp_path / "d.csv"))[0] == 0
+    code, out, _ = run(capsys, "procedures", "import", str(tmp_path / "p2.csv"))
+    assert code == 0 and "1 time-limit version(s) added or corrected; 2 dossier(s)" in out
+    engine = make_engine(cli_db)
+    with engine.connect() as conn:  # recomputed by the import itself, not at the next command
+        dues = dict(conn.execute(select(Dossier.code, Dossier.due_used_at)).all())
+    engine.dispose()
+    assert {k: f"{v:%Y-%m-%d %H:%M}" for k, v in dues.items()} == {"OCT": "2026-11-02 09:00",
+                                                                   "NOV": "2026-11-16 09:00"}
+    _, out, _ = run(capsys, "dossier", "NOV", "--format", "json")
+    assert json.loads(out)["limit"] == "10 ngày làm việc, áp dụng từ 01/11/2026"
+    _, out, _ = run(capsys, "dossier", "OCT", "--format", "json", "--lang", "en")
+    assert json.loads(out)["limit"] == "15 working days"
+    _, out, _ = run(capsys, "dossier", "NOV")
+    assert "limit: 10 ngày làm việc, áp dụng từ 01/11/2026" in out

@@ -105,13 +105,13 @@ def _entered_days(settings: Settings) -> None:
 
 
 def _fresh(engine: Engine, settings: Settings) -> None:
-    """Recompute stored derived values if the calendar or rule settings changed since."""
+    """Recompute stored derived values the calendar or rule settings, or a time-limit version, made stale."""
     from tracker.derive import refresh_derived, stale_count
 
     fp = settings.fingerprint()
     stale = stale_count(engine, fp)
     if stale:
-        print(f"Settings changed: recomputing {stale} dossier(s)…", file=sys.stderr)
+        print(f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr)
         refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
 
 
@@ -191,7 +191,7 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.derive import classify_row, now_local
-    from tracker.queries import dossier_rows
+    from tracker.queries import dossier_rows, limit_versions
 
     engine = _engine(settings)
     _fresh(engine, settings)
@@ -199,8 +199,9 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     cal, rules = settings.work_calendar(), settings.rule_settings()
     counts: Counter[str] = Counter()
     listing = []
+    limits = limit_versions(engine)
     for r in dossier_rows(engine, unit=args.unit):
-        c, _ = classify_row(r, as_of, cal, rules)
+        c, _ = classify_row(r, as_of, cal, rules, limits)
         counts[c.cls] += 1
         if args.list:
             listing.append({"code": r["code"], "class": c.cls, "due_used": _fmt(c.due_used),
@@ -221,8 +222,8 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import classify_row, now_local
-    from tracker.queries import dossier_rows
+    from tracker.derive import classify_row, limit_used, now_local
+    from tracker.queries import dossier_rows, limit_versions
     from tracker.rules import explain_due
 
     engine = _engine(settings)
@@ -233,7 +234,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     r = rows[0]
     as_of = args.as_of or now_local()
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    c, limit = classify_row(r, as_of, cal, rules)
+    limits = limit_versions(engine)
+    c, limit = classify_row(r, as_of, cal, rules, limits)
     steps = []
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],
@@ -246,7 +248,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         "computed_due": _fmt(c.computed_due), "due_used": _fmt(c.due_used),
         "rescheduled_due_at": _fmt(r["rescheduled_due_at"]), "apology_at": _fmt(r["apology_at"]),
         "finish_moment": _fmt(c.finish_moment),
-        "limit": limit.describe(args.lang) if limit else None,
+        "limit": limit_used(r, limits, args.lang),
         "working_hours_left": None if c.working_hours_left is None else round(c.working_hours_left, 2),
         "flags": list(c.flags),
         "excess_hours": None if c.excess_hours is None else round(c.excess_hours, 2),
@@ -395,6 +397,9 @@ def cmd_catalogue(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
     print(f"{res.file}: {res.rows_read} read, {res.inserted} inserted, {res.updated} updated, "
           f"{res.unchanged} unchanged, {len(res.rejected)} rejected")
+    if res.versions:
+        print(f"{res.versions} time-limit version(s) added or corrected; {res.marked} dossier(s) of those "
+              "procedures to derive again")
     for r in res.rejected[:20]:
         print(f"rejected {r}", file=sys.stderr)
     if args.command == "procedures":

@@ -90,9 +90,10 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
 
 def _print_classes(engine, settings: Settings, now) -> None:  # noqa: ANN001
     from tracker.derive import classify_row
-    from tracker.queries import dossier_rows
+    from tracker.queries import dossier_rows, limit_versions
 
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    counts: Counter[str] = Counter(classify_row(r, now, cal, rules)[0].cls
+    limits = limit_versions(engine)
+    counts: Counter[str] = Counter(classify_row(r, now, cal, rules, limits)[0].cls
                                    for r in dossier_rows(engine))
     print(f"  as of {now:%d/%m/%Y %H:%M}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from tracker.calendar import WorkCalendar
 from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
-from tracker.models import Dossier, Meta, Procedure
+from tracker.limits import ProcedureLimits
+from tracker.models import Dossier, Meta
 from tracker.portal766 import DERIVED_COLUMNS as PORTAL_COLUMNS
 from tracker.portal766 import derived_columns as portal_derived
 from tracker.rules import (
@@ -79,9 +80,9 @@ def derive(row: Mapping[str, Any], limit: TimeLimit | None, cal: WorkCalendar, r
     }
 
 
-def procedure_limits(conn) -> dict[int, TimeLimit | None]:  # noqa: ANN001
-    rows = conn.execute(select(Procedure.id, Procedure.limit_value, Procedure.limit_unit))
-    return {pid: TimeLimit(v, u) if v is not None and u else None for pid, v, u in rows}
+def procedure_limits(conn) -> ProcedureLimits:  # noqa: ANN001
+    """Every procedure's limit versions: `.at(procedure_id, received_at)` is a dossier's."""
+    return ProcedureLimits.load(conn)
 
 
 def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: str, *,
@@ -111,7 +112,7 @@ def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: 
                 break
             params = []
             for r in rows:
-                d = derive(r, limit_of(r, limits.get(r["procedure_id"])), cal, rules, fp)
+                d = derive(r, limit_of(r, limits.at(r["procedure_id"], r["received_at"])), cal, rules, fp)
                 params.append({"_id": r["id"], **d})
                 if stats is not None and any(r[f"_old_{c}"] != d[c] for c in _MOVES):
                     stats["moved"] += 1
@@ -148,11 +149,21 @@ def set_meta(engine: Engine, key: str, value: str) -> None:
         conn.execute(stmt)
 
 
-def classify_row(row: Mapping[str, Any], as_of: datetime, cal: WorkCalendar, rules: RuleSettings):  # noqa: ANN201
-    """(Classification, limit) of a dossier row joined with its procedure's limit as
-    `p_limit_value` / `p_limit_unit` (the shape the CLI and the dashboard select)."""
+def classify_row(row: Mapping[str, Any], as_of: datetime, cal: WorkCalendar, rules: RuleSettings,  # noqa: ANN201
+                 limits: ProcedureLimits):
+    """(Classification, limit) of a dossier row, held to its own limit or to its procedure's
+    version in force on its receipt date (`limits`: procedure_limits, loaded once per listing)."""
     from tracker.rules import classify
 
-    value, unit = row["p_limit_value"], row["p_limit_unit"]
-    limit = limit_of(row, TimeLimit(value, unit) if value is not None and unit else None)
+    limit = limit_of(row, limits.at(row["procedure_id"], row["received_at"]))
     return classify(facts_of(row, limit), as_of, cal, rules), limit
+
+
+def limit_used(row: Mapping[str, Any], limits: ProcedureLimits, lang: str = "vi") -> str | None:
+    """Which limit a dossier is held to, said for a person: "10 ngày làm việc, áp dụng từ
+    01/11/2026" (its procedure's version), or the dossier's own, or None when it has none."""
+    own = limit_of(row, None)
+    if own is not None:
+        return own.describe(lang) + (" (ghi trên hồ sơ)" if lang == "vi" else " (recorded on the dossier)")
+    version = limits.version_at(row["procedure_id"], row["received_at"])
+    return version.describe(lang) if version else None

@@ -56,8 +56,28 @@ class Procedure(SQLModel, table=True):
     name_key: str = Field(max_length=NAME_MAX, index=True)
     field_code: str = Field(default="", max_length=CODE_MAX)  # mã lĩnh vực
     field_name: str = Field(default="", max_length=NAME_MAX, index=True)  # lĩnh vực
-    limit_value: float | None = None  # thời hạn giải quyết
-    limit_unit: str | None = Field(default=None, max_length=20)  # working_days|working_hours|calendar_days
+    # its time limits: procedure_limit, one row per version (0006)
+
+
+class ProcedureLimit(SQLModel, table=True):
+    """One version of a procedure's legal time limit (thời hạn giải quyết), in force from a date.
+
+    A dossier is held to the version in force on its receipt date (tracker.limits). A version with
+    no date has been in force since forever; one procedure has at most one such version (the
+    partial index below: NULLs are distinct to a unique constraint)."""
+
+    __tablename__ = "procedure_limit"
+    __table_args__ = (
+        UniqueConstraint("procedure_id", "effective_from", name="uq_procedure_limit"),
+        Index("uq_procedure_limit_undated", "procedure_id", unique=True,
+              sqlite_where=text("effective_from IS NULL"), postgresql_where=text("effective_from IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    procedure_id: int = Field(foreign_key="procedure.id")  # first column of both unique indexes
+    effective_from: date | None = Field(default=None, sa_type=Date)  # ngày áp dụng; None: since forever
+    limit_value: float
+    limit_unit: str = Field(max_length=20)  # working_days|working_hours|calendar_days
     limit_text: str = Field(default="", max_length=200)  # as the catalogue wrote it
 
 

@@ -408,7 +408,8 @@ def _straddlers(conn, parts, where, cal, rules, t) -> list[tuple[Mapping[str, An
         return []
     limits = procedure_limits(conn)
     pairs = _pairs_of(conn, [r["id"] for r in rows])
-    return [(r, portal_verdict(facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"])), t, cal, rules))
+    return [(r, portal_verdict(facts_from(r, pairs.get(r["id"], ()), limits.at(r["procedure_id"], r["received_at"])),
+                               t, cal, rules))
             for r in rows]
 
 
@@ -536,8 +537,8 @@ def portal_disagreements(engine: Engine, settings, start: date, end: date, *, as
             nonlocal skipped
             pairs = _pairs_of(conn, [r["id"] for r in chunk if r["supplement_count"]])
             for r in chunk:
-                v = portal_verdict(facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"])), t, cal,
-                                   rules)
+                limit = limits.at(r["procedure_id"], r["received_at"])
+                v = portal_verdict(facts_from(r, pairs.get(r["id"], ()), limit), t, cal, rules)
                 ours_ok = r["ours"] in ("early", "on_time", "within")
                 if v.on_time == ours_ok:
                     continue
@@ -596,7 +597,7 @@ def dossier_verdicts(engine: Engine, settings, start: date, end: date, *, as_of:
 def _verdicts(conn, chunk, limits, t, cal, rules):  # noqa: ANN001, ANN202
     pairs = _pairs_of(conn, [r["id"] for r in chunk if r["supplement_count"]]) if chunk else {}
     for r in chunk:
-        f = facts_from(r, pairs.get(r["id"], ()), limits.get(r["procedure_id"]))
+        f = facts_from(r, pairs.get(r["id"], ()), limits.at(r["procedure_id"], r["received_at"]))
         yield r["unit_code"], r["code"], portal_verdict(f, t, cal, rules)
 
 

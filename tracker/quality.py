@@ -29,7 +29,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
 from tracker.config import Settings
-from tracker.models import Dossier, ImportRun, Procedure, Unit
+from tracker.models import Dossier, ImportRun, Procedure, ProcedureLimit, Unit
 from tracker.reports import conditions, evaluation_moment
 
 KINDS = ("no_finished_at", "contradictions", "no_due", "beyond_limit", "no_limit", "import_units",
@@ -66,7 +66,8 @@ def _dossier_conditions() -> dict[str, ColumnElement]:
 
 def _no_limit() -> ColumnElement:
     d = Dossier.__table__.c
-    return and_(d.procedure_id.is_not(None), Procedure.limit_value.is_(None), d.limit_value.is_(None))
+    return and_(d.procedure_id.is_not(None), d.procedure_id.not_in(select(ProcedureLimit.procedure_id)),
+                d.limit_value.is_(None))
 
 
 def _scope(start: date, end: date, as_of: datetime | None, settings: Settings,
@@ -87,7 +88,7 @@ def counts(engine: Engine, settings: Settings, start: date, end: date, *, as_of:
     five times as long (a year of 200,000 dossiers on SQLite: about 1.1 s against 0.2–0.4 s)."""
     d = Dossier.__table__.c
     scope, _ = _scope(start, end, as_of, settings, unit_ids)
-    no_limit = select(Procedure.id).where(Procedure.limit_value.is_(None)).scalar_subquery()
+    no_limit = select(Procedure.id).where(Procedure.id.not_in(select(ProcedureLimit.procedure_id))).scalar_subquery()
     made = select(Unit.id).where(Unit.created_by_run_id.is_not(None)).scalar_subquery()
     q = select(
         *(func.sum(case((cond, 1), else_=0)).label(k) for k, cond in _dossier_conditions().items()),

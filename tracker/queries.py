@@ -7,15 +7,21 @@ from collections.abc import Iterator
 from sqlalchemy import RowMapping, select
 from sqlalchemy.engine import Engine
 
+from tracker.limits import ProcedureLimits
 from tracker.models import Dossier, Procedure, Unit
 
 
+def limit_versions(engine: Engine) -> ProcedureLimits:
+    """Every procedure's time-limit versions: what `tracker.derive.classify_row` holds a dossier to."""
+    with engine.connect() as conn:
+        return ProcedureLimits.load(conn)
+
+
 def dossier_rows(engine: Engine, unit: str | None = None, code: str | None = None) -> Iterator[RowMapping]:
-    """Every dossier (of one unit, or one code) with its unit and the procedure's time limit, in id order,
-    streamed: what `tracker.derive.classify_row` needs."""
+    """Every dossier (of one unit, or one code) with its unit and procedure, in id order, streamed:
+    with limit_versions, what `tracker.derive.classify_row` needs."""
     q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
-                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
-                Procedure.limit_value.label("p_limit_value"), Procedure.limit_unit.label("p_limit_unit"))
+                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"))
          .join(Unit, Unit.id == Dossier.unit_id)
          .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
          .order_by(Dossier.id))

@@ -267,13 +267,13 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
 @login_required
 def dossier(code: str):  # noqa: ANN201
     from tracker.derive import classify_row
+    from tracker.limits import ProcedureLimits
     from tracker.rules import explain_due
     from web.i18n import lang
 
     q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
                 Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
-                Procedure.field_name, Procedure.limit_value.label("p_limit_value"),
-                Procedure.limit_unit.label("p_limit_unit"))
+                Procedure.field_name)
          .join(Unit, Unit.id == Dossier.unit_id).outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
          .where(Dossier.code == code))
     where = current_user.scope.restrict(Dossier.unit_id)
@@ -285,9 +285,10 @@ def dossier(code: str):  # noqa: ANN201
             abort(404)
         history = conn.execute(select(StatusChange.previous_status, StatusChange.status, StatusChange.seen_at)
                                .where(StatusChange.dossier_id == r["id"]).order_by(StatusChange.seen_at)).all()
+        limits = ProcedureLimits.load(conn)
     cal, rules = settings().work_calendar(), settings().rule_settings()
     now = current_now()
-    c, limit = classify_row(r, now, cal, rules)
+    c, limit = classify_row(r, now, cal, rules, limits)
     steps = []
     if limit and r["received_at"]:
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
@@ -320,8 +321,25 @@ def dossier(code: str):  # noqa: ANN201
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
-                           limit=limit.describe(lang()) if limit else None, applicant=applicant, now=now,
+                           limit=_limit_used(r, limits), applicant=applicant, now=now,
                            path=unit_tree(engine()).path(r["unit_id"]))
+
+
+def _limit_used(r, limits) -> str | None:  # noqa: ANN001
+    """Which limit the dossier is held to: its own, or its procedure's version in force on its receipt date."""
+    from tracker.derive import limit_of
+    from web.i18n import lang
+
+    own = limit_of(r, None)
+    if own is not None:
+        return _("Thời hạn %(limit)s (ghi trên hồ sơ)", limit=own.describe(lang()))
+    version = limits.version_at(r["procedure_id"], r["received_at"])
+    if version is None:
+        return None
+    if version.effective_from is None:
+        return _("Thời hạn %(limit)s", limit=version.limit.describe(lang()))
+    return _("Thời hạn %(limit)s, áp dụng từ %(date)s", limit=version.limit.describe(lang()),
+             date=f"{version.effective_from:%d/%m/%Y}")
 
 
 # ----- unit ----------------------------------------------------------------------------------------

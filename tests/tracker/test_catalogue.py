@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import write_export
 from tracker.ingest import import_procedures, import_units
-from tracker.models import Procedure, Unit
+from tracker.models import Procedure, ProcedureLimit, Unit
 
 UNIT_HEADER = ["Mã đơn vị", "Tên đơn vị", "Mã đơn vị cha", "Cấp", "Email nhận báo cáo"]
 PROC_HEADER = ["Mã TTHC", "Tên thủ tục hành chính", "Mã lĩnh vực", "Lĩnh vực", "Thời hạn giải quyết"]
@@ -39,7 +39,8 @@ def test_procedures_with_limits(engine, tmp_path):
     assert (res.rows_read, res.inserted) == (3, 2)
     assert len(res.rejected) == 1 and res.rejected[0].startswith("line 4, column 'Thời hạn giải quyết': 'ba tuần'")
     with engine.connect() as conn:
-        limits = dict(conn.execute(select(Procedure.code, Procedure.limit_value)).all())
+        limits = dict(conn.execute(select(Procedure.code, ProcedureLimit.limit_value)
+                                   .join(ProcedureLimit, ProcedureLimit.procedure_id == Procedure.id)).all())
     assert limits == {"1.001": 0, "1.002": 15}
     again = import_procedures(engine, write_export(tmp_path / "p.csv", rows[:2], header=PROC_HEADER))
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)

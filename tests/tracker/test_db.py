@@ -11,7 +11,7 @@ from tracker.config import load_settings
 from tracker.db import current_revision, head_revision, make_engine
 from tracker.derive import refresh_derived, stale_count
 from tracker.ingest import import_file
-from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, StatusChange, Unit
+from tracker.models import Dossier, ImportRun, Procedure, ProcedureLimit, RejectedRow, StatusChange, Unit
 
 UNIT = "Sở Tư pháp"
 
@@ -72,7 +72,9 @@ def test_import_stores_every_row_and_accounts_for_it(engine, settings, tmp_path)
         unit = conn.execute(select(Unit)).mappings().one()
         assert unit["name"] == UNIT and unit["code"].startswith("AUTO.")
         proc = conn.execute(select(Procedure)).mappings().one()
-        assert (proc["limit_value"], proc["limit_unit"]) == (3, "working_days")
+        version = conn.execute(select(ProcedureLimit)).mappings().one()
+        assert (version["procedure_id"], version["effective_from"]) == (proc["id"], None)
+        assert (version["limit_value"], version["limit_unit"]) == (3, "working_days")
 
 
 def test_a_messy_file_one_defect_per_row_each_rows_fate(engine, settings, tmp_path):
@@ -128,12 +130,16 @@ def test_a_per_row_time_limit_fills_a_procedure_without_one(engine, settings, tm
     rows = [_row("HS-1", "02/03/2026 08:00:00", "", limit="")]
     import_file(engine, settings, write_export(tmp_path / "a.csv", rows))
     with engine.connect() as conn:
-        assert conn.execute(select(Procedure.limit_value)).scalar_one() is None
+        assert conn.execute(select(func.count()).select_from(ProcedureLimit)).scalar_one() == 0
         assert conn.execute(select(Dossier.due_used_at)).scalar_one() is None
     rows = [_row("HS-2", "02/03/2026 08:00:00", "", limit="5 ngày làm việc")]
     import_file(engine, settings, write_export(tmp_path / "b.csv", rows))
     with engine.connect() as conn:
-        assert conn.execute(select(Procedure.limit_value, Procedure.limit_unit)).one() == (5, "working_days")
+        assert conn.execute(select(ProcedureLimit.limit_value, ProcedureLimit.limit_unit,
+                                   ProcedureLimit.effective_from)).one() == (5, "working_days", None)
+        # HS-1, stored before its procedure had a limit, is held to it now (derived again at the import's end)
+        dues = dict(conn.execute(select(Dossier.code, Dossier.due_used_at)).all())
+    assert dues == {"HS-1": datetime(2026, 3, 9, 8, 0), "HS-2": datetime(2026, 3, 9, 8, 0)}
 
 
 def test_a_corrected_holiday_table_corrects_history(engine, settings, tmp_path, db_url):

@@ -22,7 +22,7 @@ from sqlalchemy import delete
 
 from tracker.config import load_settings
 from tracker.derive import derive, facts_of
-from tracker.models import Dossier, Procedure, Unit
+from tracker.models import Dossier, Procedure, ProcedureLimit, Unit
 from tracker.reports import (
     ReportRow,
     on_time_rate,
@@ -64,9 +64,11 @@ def seed_catalogues(engine) -> tuple[dict[str, int], dict[str, int]]:
             ).inserted_primary_key[0]
         for code, (name, fcode, fname, limit) in PROCEDURES.items():
             procs[code] = conn.execute(Procedure.__table__.insert().values(
-                code=code, name=name, name_key=name.lower(), field_code=fcode, field_name=fname,
-                limit_value=limit.value if limit else None, limit_unit=limit.unit if limit else None)
+                code=code, name=name, name_key=name.lower(), field_code=fcode, field_name=fname)
             ).inserted_primary_key[0]
+            if limit:
+                conn.execute(ProcedureLimit.__table__.insert().values(
+                    procedure_id=procs[code], limit_value=limit.value, limit_unit=limit.unit))
     return units, procs
 
 

@@ -7,7 +7,7 @@ import pytest
 from tests.web.conftest import DEPT, NOW, PERSONAS
 from tracker.db import make_engine
 from tracker.derive import classify_row
-from tracker.queries import dossier_rows
+from tracker.queries import dossier_rows, limit_versions
 from tracker.rules import at_risk_boundary  # noqa: F401  (the list's SQL boundary, checked below)
 from web.lists import ListFilters, overdue_list
 from web.scope import Scope, mask_name, mask_phone
@@ -35,8 +35,9 @@ def test_the_list_is_exactly_what_classify_says(world):
     engine = make_engine(world["url"])
     cal, rules = settings.work_calendar(), settings.rule_settings()
     want = {}
+    limits = limit_versions(engine)
     for r in dossier_rows(engine):
-        c, _ = classify_row(r, NOW, cal, rules)
+        c, _ = classify_row(r, NOW, cal, rules, limits)
         if c.cls in ("overdue", "at_risk"):
             want[r["code"]] = (c.cls, "past_rescheduled_due" in c.flags)
     page = overdue_list(engine, settings, NOW, Scope("admin", None), ListFilters(), page_size=100_000)

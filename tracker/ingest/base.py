@@ -241,7 +241,8 @@ def data_rows(rows: Rows, cmap: ColumnMap, src: Source, unit: str = "line") -> R
         if cells == header:
             src.skipped.append(f"{unit} {line}: header repeated")
             continue
-        if is_totals_row(cells, cmap):
+        # the product's own export has no totals row: a dossier coded 'Cộng 01' is a dossier
+        if src.format != "tthc-csv" and is_totals_row(cells, cmap):
             src.skipped.append(f"{unit} {line}: totals row")
             continue
         yield line, cells

@@ -1,21 +1,26 @@
 """Catalogues: the units tree and the procedures with their time limits.
 
 `tthc units import FILE` and `tthc procedures import FILE`. Upserted by code; a re-import of the
-same file changes nothing. Bad rows are reported with their line and column, the rest stored.
+same file changes nothing. A procedure's limits are versions with an effective date
+(tracker.limits): a changed limit adds one, an unchanged one adds none. Bad rows are reported
+with their line and column, the rest stored.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
 from tracker.ingest.readers import FileRejected, open_text, sniff_delimiter
 from tracker.ingest.text import fold, name_key, nfc
-from tracker.models import CODE_MAX, NAME_MAX, Procedure, Unit
-from tracker.rules import LimitError, parse_limit
+from tracker.ingest.values import ValueProblem, parse_datetime
+from tracker.limits import LimitVersion, ProcedureLimits
+from tracker.models import CODE_MAX, NAME_MAX, Dossier, Procedure, ProcedureLimit, Unit
+from tracker.rules import LimitError, TimeLimit, parse_limit
 
 UNIT_COLUMNS = {"code": ("madonvi", "code", "unitcode", "agencycode"),
                 "name": ("tendonvi", "donvi", "name", "unitname", "agencyname"),
@@ -26,7 +31,9 @@ PROCEDURE_COLUMNS = {"code": ("matthc", "mathutuc", "code", "procedurecode"),
                      "name": ("tenthutuchanhchinh", "tenthutuc", "tentthc", "name", "procedurename"),
                      "field_code": ("malinhvuc", "fieldcode", "sectorcode"),
                      "field_name": ("linhvuc", "tenlinhvuc", "field", "sector", "sectorname"),
-                     "limit": ("thoihangiaiquyet", "thoihan", "limit", "timelimit")}
+                     "limit": ("thoihangiaiquyet", "thoihan", "limit", "timelimit"),
+                     # optional: the date the row's limit takes effect (none: in force since forever)
+                     "effective_from": ("effectivefrom", "ngayapdung", "apdungtu", "ngayhieuluc", "hieuluctu")}
 
 
 @dataclass
@@ -37,6 +44,8 @@ class CatalogueResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list[str] = field(default_factory=list)
+    versions: int = 0  # procedures: time-limit versions added or corrected
+    marked: int = 0  # procedures: dossiers whose limit may have changed, marked for re-derivation
 
     @property
     def exit_code(self) -> int:
@@ -117,25 +126,120 @@ def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
 
 
 def import_procedures(engine: Engine, path: str | Path) -> CatalogueResult:
+    """Upsert the procedures; their limits become versions (tracker.limits), dated by the optional
+    effective_from column. A limit that changes the one a dossier is held to marks the dossiers of
+    that procedure for re-derivation (derived_fp emptied), in the same transaction: whatever runs
+    next (`tthc procedures import` itself, `tthc refresh`, the scheduler) recomputes them."""
     path = Path(path)
     result = CatalogueResult(path.name)
+    rows: list[tuple[int, dict[str, str], TimeLimit | None, date | None]] = []
+    for line, r in _read(path, PROCEDURE_COLUMNS, ("code", "name")):
+        result.rows_read += 1
+        if not r["code"] or not r["name"]:
+            result.rejected.append(f"line {line}: missing procedure code or name")
+            continue
+        limit = effective_from = None
+        try:
+            limit = parse_limit(r["limit"]) if r.get("limit") else None
+        except LimitError as exc:
+            result.rejected.append(f"line {line}, column 'Thời hạn giải quyết': {exc}")
+            continue
+        try:
+            moment = parse_datetime(r.get("effective_from", ""))
+        except ValueProblem as exc:
+            result.rejected.append(f"line {line}, column 'effective_from': {exc}")
+            continue
+        if moment is not None:
+            effective_from = moment.date()
+        rows.append((line, r, limit, effective_from))
+    # a file may list a procedure's history, one row per version: applied oldest first, whatever
+    # the rows' order, so "unchanged" is decided against the version before each one
+    rows.sort(key=lambda x: x[3] or date.min)
+    history = {r["code"] for _, r, _, effective_from in rows if effective_from is not None}
     with engine.begin() as conn:
-        existing = {p.code: p for p in conn.execute(select(Procedure)).all()}
-        for line, r in _read(path, PROCEDURE_COLUMNS, ("code", "name")):
-            result.rows_read += 1
-            if not r["code"] or not r["name"]:
-                result.rejected.append(f"line {line}: missing procedure code or name")
-                continue
-            limit = None
-            if r.get("limit"):
-                try:
-                    limit = parse_limit(r["limit"])
-                except LimitError as exc:
-                    result.rejected.append(f"line {line}, column 'Thời hạn giải quyết': {exc}")
-                    continue
+        existing = {p.code: (p.id, {k: getattr(p, k) for k in _PROCEDURE_VALUES})
+                    for p in conn.execute(select(Procedure)).all()}
+        versions = _Versions(conn)
+        for line, r, limit, effective_from in rows:
+            code = r["code"]
             values = {"name": r["name"], "name_key": name_key(r["name"]),
-                      "field_code": r.get("field_code", ""), "field_name": r.get("field_name", ""),
-                      "limit_value": limit.value if limit else None,
-                      "limit_unit": limit.unit if limit else None, "limit_text": r.get("limit", "")}
-            _upsert_by_code(conn, Procedure, existing.get(r["code"]), r["code"], values, result)
+                      "field_code": r.get("field_code", ""), "field_name": r.get("field_name", "")}
+            pid, old = existing.get(code, (None, None))
+            if pid is None:
+                pid = conn.execute(Procedure.__table__.insert().values(code=code, **values)).inserted_primary_key[0]
+                fate = "inserted"
+            elif old != values:
+                conn.execute(update(Procedure).where(Procedure.id == pid).values(**values))
+                fate = "updated"
+            else:
+                fate = "unchanged"
+            existing[code] = (pid, values)
+            if limit is not None:
+                try:
+                    if versions.apply(pid, effective_from, limit, r["limit"], code in history) and fate == "unchanged":
+                        fate = "updated"
+                except VersionRefused as exc:
+                    result.rejected.append(f"line {line}, column 'Thời hạn giải quyết': {exc}")
+            setattr(result, fate, getattr(result, fate) + 1)
+        result.versions = versions.written
+        if versions.moved:
+            result.marked = conn.execute(update(Dossier).where(Dossier.procedure_id.in_(sorted(versions.moved)))
+                                         .values(derived_fp="")).rowcount
     return result
+
+
+_PROCEDURE_VALUES = ("name", "name_key", "field_code", "field_name")
+
+
+class VersionRefused(ValueError):
+    """A limit row the importer will not guess about."""
+
+
+class _Versions:
+    """The stored limit versions, applied one catalogue row at a time."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn = conn
+        self.limits = ProcedureLimits.load(conn)
+        self.written = 0  # versions added or corrected
+        self.moved: set[int] = set()  # procedures a dossier's limit may have changed for
+
+    def apply(self, pid: int, effective_from: date | None, limit: TimeLimit, text: str, history: bool) -> bool:
+        """Add or correct the version the row describes; False when it changes nothing.
+
+        A row with no date is the limit since forever. Once a procedure has dated versions, an
+        undated row that is not the current limit is refused unless the file gives the
+        procedure's history (dated rows beside it): read as "since forever" it would rewrite every
+        dossier before the first dated version, which is what dated versions are there to stop."""
+        versions = self.limits.versions(pid)
+        if effective_from is None and not history and any(v.effective_from for v in versions):
+            current = versions[-1]
+            if limit == current.limit:
+                return False
+            raise VersionRefused(f"'{text}' has no effective_from, and the procedure's limit is "
+                                 f"{current.describe('vi')}: add an effective_from column to change it "
+                                 "from a date on")
+        same = next((v for v in versions if v.effective_from == effective_from), None)
+        if same is not None:
+            if (same.limit, same.text) == (limit, text):
+                return False
+            t = ProcedureLimit.__table__.c
+            self.conn.execute(update(ProcedureLimit.__table__).where(
+                t.procedure_id == pid, t.effective_from.is_(None) if effective_from is None
+                else t.effective_from == effective_from).values(
+                limit_value=limit.value, limit_unit=limit.unit, limit_text=text))
+            self.limits.replace(pid, same, LimitVersion(limit, effective_from, text))
+            if same.limit != limit:
+                self.moved.add(pid)
+            self.written += 1
+            return True
+        before = self.limits.in_force(pid, effective_from)
+        if before is not None and before.limit == limit:
+            return False  # an unchanged limit adds no version
+        self.conn.execute(ProcedureLimit.__table__.insert().values(
+            procedure_id=pid, effective_from=effective_from, limit_value=limit.value, limit_unit=limit.unit,
+            limit_text=text))
+        self.limits.add(pid, LimitVersion(limit, effective_from, text))
+        self.moved.add(pid)
+        self.written += 1
+        return True

@@ -52,6 +52,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
                "Tình trạng", "Tình trạng hồ sơ", "Trạng thái xử lý"),
     # every supplement pair, as one JSON cell (tracker.ingest.supplements)
     "supplements": ("DanhSachHoSoBoSung", "Danh sách bổ sung"),
+    # the product's own export: when the product first saw the dossier ended (a backup restores it)
+    "first_seen_finished_at": (),
     "limit_text": ("Thời hạn giải quyết", "Thời hạn", "ThoiHanGiaiQuyet", "Thời hạn xử lý",
                    "Thời gian giải quyết", "processingTime"),
     "_ignored": ("STT", "Số thứ tự", "Người tiếp nhận", "Cán bộ tiếp nhận", "Người xử lý", "Địa chỉ",

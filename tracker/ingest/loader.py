@@ -35,7 +35,7 @@ from sqlalchemy import Engine, select, update
 from tracker.calendar import WorkCalendar
 from tracker.config import Settings
 from tracker.db import drop_indexes, restore_indexes
-from tracker.derive import DERIVED_COLUMNS, derive, now_local
+from tracker.derive import DERIVED_COLUMNS, derive, now_local, procedure_limits, refresh_derived
 from tracker.ingest import readers
 from tracker.ingest.batches import Batch, Keyer, batches, file_size
 from tracker.ingest.columns import DATE_FIELDS, ColumnMap
@@ -43,6 +43,7 @@ from tracker.ingest.readers import FileRejected, Source
 from tracker.ingest.supplements import parse_supplements
 from tracker.ingest.text import name_key
 from tracker.ingest.values import ValueProblem, parse_channel, parse_datetime, parse_status
+from tracker.limits import LimitVersion
 from tracker.locks import LockBusy, source_lock
 from tracker.models import (
     CODE_MAX,
@@ -51,6 +52,7 @@ from tracker.models import (
     Dossier,
     ImportRun,
     Procedure,
+    ProcedureLimit,
     RejectedRow,
     Supplement,
     Unit,
@@ -66,7 +68,7 @@ _CAPS = {"code": CODE_MAX, "procedure_code": CODE_MAX, "unit_code": CODE_MAX, "f
          "procedure_name": NAME_MAX, "unit_name": NAME_MAX, "field_name": NAME_MAX,
          "applicant_name": NAME_MAX, "applicant_phone": PHONE_MAX, "limit_text": 200}
 _TEXT_FIELDS = ("applicant_name", "applicant_phone", "unit_name", "procedure_name", "field_name")
-_ESCAPED_FORMULA = re.compile(r"^'[=+\-@]")
+_ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")  # tracker.export.safe_cell's escape, one quote of it
 ROW_DATE_FIELDS = (*DATE_FIELDS, "first_seen_finished_at")
 # columns of the dossier table written by an import, in order
 WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "first_seen_finished_at",
@@ -133,15 +135,16 @@ class _Catalogue:
         self.run_id = run_id  # stamped on the units this run invents (the data-quality panel lists them)
         with engine.connect() as conn:
             units = conn.execute(select(Unit.id, Unit.code, Unit.name_key)).all()
-            procs = conn.execute(select(Procedure.id, Procedure.code, Procedure.name_key,
-                                        Procedure.limit_value, Procedure.limit_unit)).all()
+            procs = conn.execute(select(Procedure.id, Procedure.code, Procedure.name_key)).all()
+            self.proc_limit = procedure_limits(conn)  # .at(procedure, received_at): the version in force
         self.unit_by_code = {c: i for i, c, _ in units}
         self.unit_by_name = {k: i for i, _, k in units}
         self.proc_by_code = {c: i for i, c, *_ in procs}
         self.proc_by_name = {k: i for i, _, k, *_ in procs}
-        self.proc_limit = {i: TimeLimit(v, u) if v is not None and u else None for i, _, _, v, u in procs}
         self.new_units: list[str] = []
         self.new_procedures: list[str] = []
+        self.filled: set[int] = set()  # procedures a row's limit gave their first version, this batch
+        self.any_filled = False
         self._fake = 0
         self._unit_memo: dict[tuple[str, str], int] = {}
 
@@ -188,19 +191,19 @@ class _Catalogue:
             code = code or "AUTO." + hashlib.sha1(key.encode()).hexdigest()[:10].upper()
             pid = self._insert(conn, Procedure, {
                 "code": code, "name": name or code, "name_key": key or code.lower(),
-                "field_code": rec.get("field_code", ""), "field_name": rec.get("field_name", ""),
-                "limit_value": limit.value if limit else None, "limit_unit": limit.unit if limit else None,
-                "limit_text": rec.get("limit_text", "")})
+                "field_code": rec.get("field_code", ""), "field_name": rec.get("field_name", "")})
             self.proc_by_code[code] = pid
             self.proc_by_name.setdefault(key, pid)
-            self.proc_limit[pid] = limit
             self.new_procedures.append(f"{code} {name}".strip())
-        elif limit is not None and self.proc_limit.get(pid) is None:
-            # the export's per-row limit fills a catalogue entry that has none
+        if limit is not None and pid not in self.proc_limit:
+            # the export's per-row limit fills a catalogue entry that has none: a version in force
+            # since forever; the procedure's dossiers derived without it are derived again (_Writer)
             if not self.dry_run:
-                conn.execute(update(Procedure).where(Procedure.id == pid).values(
-                    limit_value=limit.value, limit_unit=limit.unit, limit_text=rec.get("limit_text", "")))
-            self.proc_limit[pid] = limit
+                conn.execute(ProcedureLimit.__table__.insert().values(
+                    procedure_id=pid, effective_from=None, limit_value=limit.value, limit_unit=limit.unit,
+                    limit_text=rec.get("limit_text", "")))
+                self.filled.add(pid)
+            self.proc_limit.add(pid, LimitVersion(limit, None, rec.get("limit_text", "")))
         return pid
 
 
@@ -216,13 +219,13 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
 
     if not text.get("code"):
         return reject("code", "missing dossier code (mã hồ sơ)")
-    for f, cap in _CAPS.items():
-        if len(text.get(f, "")) > cap:
-            return reject(f, f"longer than {cap} characters")
     rec: dict[str, Any] = {f: text.get(f, "") for f in _CAPS}
     for f in _TEXT_FIELDS:  # the product's own export escapes formula-looking text with a quote
         if rec[f][:1] == "'" and _ESCAPED_FORMULA.match(rec[f]):
             rec[f] = rec[f][1:]
+    for f, cap in _CAPS.items():  # the value, not its escape: a 20-character phone may be written with 21
+        if len(rec[f]) > cap:
+            return reject(f, f"longer than {cap} characters")
     try:
         rec["status"] = parse_status(text["status"])
     except ValueProblem as exc:
@@ -575,7 +578,8 @@ class _Writer:
             # A dossier first seen already ended keeps none: it is not stamped with the import's clock.
             first_seen = self.now
         row["first_seen_finished_at"] = first_seen
-        row.update(derive(row, limit or self.catalogue.proc_limit.get(pid), self.cal, self.rules, self.fp))
+        row.update(derive(row, limit or self.catalogue.proc_limit.at(pid, row["received_at"]), self.cal, self.rules,
+                          self.fp))
         row["row_hash"] = h
         return row
 
@@ -584,6 +588,11 @@ class _Writer:
         if rows:
             self.store.write(cursor, rows, history)
             _replace_supplements(conn, [r for r in rows if r["_replace_pairs"]])
+        filled = self.catalogue.filled
+        if filled:  # rows derived before their procedure had a limit, this batch's included
+            conn.execute(update(Dossier).where(Dossier.procedure_id.in_(sorted(filled))).values(derived_fp=""))
+            self.catalogue.any_filled = True
+            filled.clear()
         if rejections:
             conn.execute(RejectedRow.__table__.insert(), [
                 {"run_id": self.run_id, "line": r.line, "column": r.column, "value": r.value,
@@ -948,6 +957,8 @@ def _run(engine: Engine, settings: Settings, path: Path, source: str, result: Im
                     progress(result.rows_read)
     if progress:
         progress(result.rows_read)
+    if writer.catalogue.any_filled:
+        refresh_derived(engine, writer.cal, writer.rules, writer.fp)
     result.new_units = writer.catalogue.new_units
     result.new_procedures = writer.catalogue.new_procedures
     result.status = "dry-run" if dry_run else ("partial" if result.rejected else "done")

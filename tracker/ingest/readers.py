@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from unicodedata import normalize
 
+from tracker.export import DOSSIER_COLUMNS
 from tracker.ingest.base import (
     HEADER_SCAN_ROWS,
     FileRejected,
@@ -37,7 +38,7 @@ from tracker.ingest.base import (
     read_head,
     sniff_text_encoding,
 )
-from tracker.ingest.columns import ALIASES, ColumnMap
+from tracker.ingest.columns import ALIASES, ColumnMap, score
 from tracker.ingest.html_table import read_html
 from tracker.ingest.json_exports import read_json
 from tracker.ingest.text import fold
@@ -98,7 +99,14 @@ def _format_name(fmt: str) -> str:
 # ----- CSV ---------------------------------------------------------------------------------------
 
 def sniff_delimiter(sample: str) -> str:
+    """The delimiter that splits a line into known column labels (a header); else the one a line
+    holds most of. Labels first: a value with many semicolons (a name, our own export's text) must
+    not outvote the header's commas."""
     lines = [ln for ln in sample.splitlines()[:HEADER_SCAN_ROWS] if ln.strip()]
+    labelled = {d: max((score(ln.split(d)) for ln in lines), default=0) for d in (";", "\t", ",")}
+    top = max(labelled.values())
+    if top >= 3:  # what find_header takes for a header
+        return next(d for d, n in labelled.items() if n == top)
     best, best_score = ",", -1
     for d in (";", "\t", ","):
         counts = [ln.count(d) for ln in lines]
@@ -110,7 +118,8 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-_OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")}
+# the canonical field names, and the columns `tthc export dossiers` adds for reading
+_OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")} | {fold(c) for c in DOSSIER_COLUMNS}
 
 
 def read_csv(path: Path, overrides: dict[str, str] | None = None) -> tuple[Source, ColumnMap, Rows]:
