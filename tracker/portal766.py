@@ -537,8 +537,8 @@ def portal_disagreements(engine: Engine, settings, start: date, end: date, *, as
             nonlocal skipped
             pairs = _pairs_of(conn, [r["id"] for r in chunk if r["supplement_count"]])
             for r in chunk:
-                limit = limits.at(r["procedure_id"], r["received_at"])
-                v = portal_verdict(facts_from(r, pairs.get(r["id"], ()), limit), t, cal, rules)
+                time_limit = limits.at(r["procedure_id"], r["received_at"])
+                v = portal_verdict(facts_from(r, pairs.get(r["id"], ()), time_limit), t, cal, rules)
                 ours_ok = r["ours"] in ("early", "on_time", "within")
                 if v.on_time == ours_ok:
                     continue

@@ -28,7 +28,8 @@ from tracker.derive import refresh_derived
 from tracker.export import DOSSIER_COLUMNS, write_dossiers
 from tracker.ingest import import_file, import_procedures
 from tracker.ingest.text import name_key
-from tracker.models import PHONE_MAX, Dossier, Procedure, Unit
+from tracker.models import PHONE_MAX, Dossier, Procedure, Supplement, Unit
+from tracker.portal766 import SupplementPair, supplement_summary
 from tracker.rules import TimeLimit
 
 DATE_COLUMNS = ("submitted_at", "received_at", "due_at", "supplement_requested_at", "resubmitted_at", "apology_at",
@@ -42,6 +43,7 @@ FILLED = {
     "unit_code": "unit.code", "unit_name": "unit.name",
     "procedure_code": "procedure.code", "procedure_name": "procedure.name",
     "field_code": "procedure.field_code", "field_name": "procedure.field_name",
+    "supplements": "supplement rows (every pair of the dossier) and the dossier's summary of them",
 }
 DERIVED = ("computed_due_at", "due_used_at", "result_class")
 
@@ -72,6 +74,13 @@ limits = st.sampled_from([TimeLimit(0, "working_days"), TimeLimit(0.5, "working_
 
 
 @st.composite
+def _pair(draw) -> SupplementPair:  # noqa: ANN001
+    requested = draw(moments)
+    return SupplementPair(requested, draw(st.none() | spans.map(lambda s: requested + s)),
+                          draw(st.none() | moments), draw(st.none() | moments))
+
+
+@st.composite
 def _dossier(draw, code: str, units: int, procedures: int, catalogued: int) -> dict:  # noqa: ANN001
     received = draw(moments)
     after = {c: received + draw(spans) for c in ("due_at", "finished_at", "returned_at")}  # import rejects earlier
@@ -85,7 +94,8 @@ def _dossier(draw, code: str, units: int, procedures: int, catalogued: int) -> d
             **{c: draw(moments) for c in ("supplement_requested_at", "resubmitted_at", "apology_at",
                                           "rescheduled_due_at", "first_seen_finished_at")},
             "limit_value": own.value if own else None, "limit_unit": own.unit if own else None,
-            "applicant_name": draw(texts(40)), "applicant_phone": draw(texts(PHONE_MAX))}
+            "applicant_name": draw(texts(40)), "applicant_phone": draw(texts(PHONE_MAX)),
+            "pairs": draw(st.lists(_pair(), max_size=3))}
 
 
 @st.composite
@@ -140,9 +150,13 @@ def _store(engine, settings, world: dict, catalogue) -> None:  # noqa: ANN001
                 code=code, name=name, name_key=name_key(name), field_code=field_code, field_name=field_name)
             ).inserted_primary_key[0]
         for d in world["dossiers"]:
-            row = {k: v for k, v in d.items() if k not in ("unit", "procedure")}
-            conn.execute(Dossier.__table__.insert().values(
-                **row, unit_id=unit_ids[d["unit"]], procedure_id=proc_ids[world["procedures"][d["procedure"]][0]]))
+            row = {k: v for k, v in d.items() if k not in ("unit", "procedure", "pairs")}
+            pairs = d.get("pairs", [])
+            dossier_id = conn.execute(Dossier.__table__.insert().values(
+                **row, **supplement_summary(pairs), unit_id=unit_ids[d["unit"]],
+                procedure_id=proc_ids[world["procedures"][d["procedure"]][0]])).inserted_primary_key[0]
+            for seq, pair in enumerate(pairs, 1):
+                conn.execute(Supplement.__table__.insert().values(dossier_id=dossier_id, seq=seq, **vars(pair)))
     refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), settings.fingerprint(),
                     all_rows=True)
 
@@ -222,3 +236,14 @@ def test_what_the_round_trip_found(engine, settings, tmp_path, field, value):
     assert again == first
     with engine.connect() as conn:
         assert conn.execute(select(getattr(Dossier, field))).scalar_one() == value
+
+
+def test_every_supplement_pair_survives_the_round_trip(engine, settings, tmp_path):
+    pairs = [SupplementPair(datetime(2026, 3, 3, 9), datetime(2026, 3, 5, 10), datetime(2026, 3, 6, 17), None),
+             SupplementPair(datetime(2026, 3, 9, 8, 30), None, None, datetime(2026, 3, 20, 17))]
+    first, again = _round_trip(engine, settings, tmp_path, _fixed_world(pairs=pairs))
+    assert again == first and "2026-03-09 08:30:00" in first
+    with engine.connect() as conn:
+        stored = conn.execute(select(Supplement).order_by(Supplement.seq)).mappings().all()
+    assert [SupplementPair(r["requested_at"], r["resubmitted_at"], r["previous_due_at"], r["new_due_at"])
+            for r in stored] == pairs

@@ -37,6 +37,8 @@ def upgrade() -> None:
     # a plain ADD COLUMN … REFERENCES, not a batch copy of the table: SQLite runs with foreign
     # keys on, and dropping a unit table the dossiers point at would fail on a populated database
     if op.get_bind().dialect.name == "sqlite":  # Alembic adds no constraint there outside a batch copy
+        if "created_by_run_id" in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("unit")}:
+            return  # left by a downgrade (below)
         op.execute("ALTER TABLE unit ADD COLUMN created_by_run_id INTEGER "
                    "CONSTRAINT fk_unit_created_by_run_id REFERENCES import_run (id)")
     else:
@@ -46,7 +48,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("unit", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_unit_created_by_run_id", type_="foreignkey")
-        batch_op.drop_column("created_by_run_id")
     op.drop_table("portal_figure")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite cannot drop a column a foreign key is declared on, and a batch copy of the unit
+        # table is refused while dossiers point at it: the nullable column stays, unused by the
+        # older code, and upgrade() finds it there
+        op.execute("UPDATE unit SET created_by_run_id = NULL")
+        return
+    op.drop_constraint("fk_unit_created_by_run_id", "unit", type_="foreignkey")
+    op.drop_column("unit", "created_by_run_id")
