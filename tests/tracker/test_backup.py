@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, write_export
+from tests.conftest import PG_URL, TABLES, write_export
 from tracker.backup import BackupError, backup, backups_in, prune, restore, table_rows, to_keep
 from tracker.cli import main
 from tracker.db import make_engine, upgrade
@@ -175,7 +175,7 @@ def test_restore_into_an_initialised_empty_database(db_url, tmp_path):
         res = backup(db_url, tmp_path / "b.bak")
         want = table_rows(engine)
         with engine.begin() as conn:  # empty it again, schema kept (what `tthc init` leaves)
-            for t in ("status_change", "dossier", "procedure", "import_run", "unit", "meta"):
+            for t in TABLES:  # children first: unit.created_by_run_id points at import_run
                 conn.execute(text(f"DELETE FROM {t}"))
         assert restore(db_url, res.path) == want
     finally:
