@@ -94,8 +94,8 @@ def print_delivery(run, out=None, err=None) -> None:  # noqa: ANN001
     for o, error in d.refused:
         print(f"refused {o.scope}: {o.recipient}: {error}", file=err)
     for o in d.unknown:
-        print(f"unknown {o.scope}: {o.recipient}: a crash interrupted its delivery; it may have arrived. "
-              "Resend with --retry-unknown", file=err)
+        print(f"unknown {o.scope}: {o.recipient}: its delivery was interrupted (lost connection or crash); it may "
+              "have arrived. Resend with --retry-unknown", file=err)
     for p in run.problems:
         print(f"warning: {p}", file=err)
 
