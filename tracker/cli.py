@@ -80,6 +80,19 @@ def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
     return engine
 
 
+def _known_unit(engine: Engine, code: str | None) -> None:
+    """--unit CODE names a unit that exists (else nothing would be listed, silently)."""
+    from sqlalchemy import select
+
+    from tracker.models import Unit
+
+    if code is None:
+        return
+    with engine.connect() as conn:
+        if conn.execute(select(Unit.id).where(Unit.code == code)).first() is None:
+            raise CliError(f"--unit '{code}': no such unit")
+
+
 def _fresh(engine: Engine, settings: Settings) -> None:
     """Recompute stored derived values if the calendar or rule settings changed since."""
     from tracker.derive import refresh_derived, stale_count
@@ -168,6 +181,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.queries import dossier_rows
 
     engine = _engine(settings)
+    _known_unit(engine, args.unit)
     _fresh(engine, settings)
     as_of = args.as_of or now_local()
     cal, rules = settings.work_calendar(), settings.rule_settings()
@@ -199,6 +213,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.queries import dossier_rows
     from tracker.rules import explain_due
 
+    if not args.code.strip():
+        raise CliError("dossier: the code is empty", 2)
     engine = _engine(settings)
     _fresh(engine, settings)
     rows = list(dossier_rows(engine, code=args.code))
@@ -291,6 +307,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             n = export_rejected(engine, args.errors, args.output)
         except UnknownRun as exc:
             raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{n} rejected row(s) of run {args.errors} written to {args.output}")
         return 0
     if bool(args.path) == bool(args.source):
@@ -350,10 +368,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.export import export_dossiers, write_dossiers
 
     engine = _engine(settings)
+    _known_unit(engine, args.unit)
     if args.output == "-":
         n = write_dossiers(engine, sys.stdout, unit_code=args.unit)
     else:
-        n = export_dossiers(engine, args.output, unit_code=args.unit)
+        try:
+            n = export_dossiers(engine, args.output, unit_code=args.unit)
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{n} dossier(s) written to {args.output}")
     return 0
 

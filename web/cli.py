@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import socket
 import sys
 
 
@@ -161,11 +162,12 @@ def cmd_serve(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     from web import create_app
 
     app = create_app(settings)
-    try:  # bound first, then announced: what is printed is where it listens
-        server = make_server(host, port, app, threaded=True)
+    try:  # bound here (Werkzeug would print two lines and exit), then announced: what is printed is where it listens
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
         raise CliError(f"serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    print(f"Dashboard: http://{host}:{server.server_port}", flush=True)
+    server = make_server(host, port, app, threaded=True, fd=sock.detach())
+    print(f"Dashboard: http://{host}:{server.socket.getsockname()[1]}", flush=True)
     try:
         server.serve_forever()
     finally:
