@@ -69,7 +69,9 @@ class _IntConverter(IntegerConverter):
     """`<int:…>` in every route: up to the largest id a column holds (PostgreSQL's integer), so an
     absurd id is a 404, not an overflow in the database driver."""
 
-    max = 2**31 - 1
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1,  # noqa: A002
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _secret_key(settings: Settings) -> str:

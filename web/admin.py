@@ -167,7 +167,7 @@ def token_revoke(token_id: int):  # noqa: ANN201
 
 
 def _token_states() -> dict[str, str]:
-    return {"active": _("Còn hiệu lực"), "expired": _("Hết hạn"), "revoked": _("Đã thu hồi")}
+    return {"active": _("Còn hiệu lực"), "expired": _("Đã hết hạn"), "revoked": _("Đã thu hồi")}
 
 
 # ----- units ---------------------------------------------------------------------------------------
