@@ -23,12 +23,18 @@ from tracker.config import Settings
 ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared source) or import:NAME"
 
 
+DIGEST_YEARS = (1990, 2100)  # the years the dashboard's reports cover; the calendar is built around them
+
+
 def _date(text: str) -> date:
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text.strip(), fmt).date()
+            day = datetime.strptime(text.strip(), fmt).date()
         except ValueError:
-            pass
+            continue
+        if not DIGEST_YEARS[0] <= day.year <= DIGEST_YEARS[1]:
+            raise argparse.ArgumentTypeError(f"'{text}' is outside the years {DIGEST_YEARS[0]}–{DIGEST_YEARS[1]}")
+        return day
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
 
 

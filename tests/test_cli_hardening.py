@@ -120,3 +120,18 @@ def test_serve_prints_where_it_listens_and_a_busy_port_is_one_line(tmp_path):
         proc.wait(timeout=30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["import", "--errors", "99999999999999999999", "-o", "x.csv"], "'99999999999999999999' is not a run id"),
+    (["import", "--errors", "-1", "-o", "x.csv"], "'-1' is not a run id from 1 to 2147483647"),
+    (["demo", "--no-serve", "--per-month", "0"], "'0' is not a number of dossiers from 1 to 1000000"),
+    (["digest", "--preview", "--date", "9999-12-31"], "'9999-12-31' is outside the years 1990–2100"),
+    (["users", "revoke", "99999999999"], "'99999999999' is not a token id"),
+    (["serve", "--workers", "100000"], "'100000' is not a number of workers from 0 to 64"),
+])
+def test_absurd_numbers_and_dates_are_usage_errors(capsys, argv, message):
+    """Found looking for the same class: a run id past 64 bits was an OverflowError in the driver, a
+    digest date in 9999 an IndexError in the calendar, a demo of 0 or -5 dossiers a month ran."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err

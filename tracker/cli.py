@@ -52,6 +52,16 @@ def _limit(text: str):  # noqa: ANN202
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bounded(lo: int, hi: int, what: str):  # noqa: ANN202
+    """An argparse type: a whole number from lo to hi, else a usage error naming the value."""
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what} from {lo} to {hi}")
+        return int(text)
+
+    return parse
+
+
 def _year(text: str) -> int:
     if not text.isdigit() or not 1900 <= int(text) <= 2200:
         raise argparse.ArgumentTypeError(f"'{text}' is not a year from 1900 to 2200")
@@ -464,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapping", help="TOML file with a [mapping] table: 'Source label' = 'field'")
     s.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
     s.add_argument("--strict", action="store_true", help="reject the whole file on any bad row")
-    s.add_argument("--errors", type=int, metavar="RUN_ID", help="write the rejected rows of a run (with -o)")
+    s.add_argument("--errors", type=_bounded(1, 2**31 - 1, "a run id"), metavar="RUN_ID",
+                   help="write the rejected rows of a run (with -o)")
     s.add_argument("-o", "--output", help="output file for --errors")
     s.set_defaults(func=cmd_import)
 
@@ -486,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="build a realistic demo province and start the dashboard")
     s.add_argument("--no-serve", action="store_true", help="build the data only")
-    s.add_argument("--per-month", type=int, default=4000, help="dossiers per month (default 4000)")
+    s.add_argument("--per-month", type=_bounded(1, 1_000_000, "a number of dossiers"), default=4000,
+                   help="dossiers per month (default 4000)")
     s.set_defaults(func=cmd_demo)
 
     # commands that live beside their subsystem

@@ -7,6 +7,8 @@ import getpass
 import socket
 import sys
 
+from tracker.cli import _bounded
+
 
 def add_commands(sub) -> None:  # noqa: ANN001
     s = sub.add_parser("users", help="dashboard users: add, list, token, tokens, revoke")
@@ -38,23 +40,14 @@ def add_commands(sub) -> None:  # noqa: ANN001
     s = sub.add_parser("serve", help="start the dashboard (development server, or gunicorn with --workers)")
     s.add_argument("--host")
     s.add_argument("--port", type=_port)
-    s.add_argument("--workers", type=_whole(0, 64, "a number of workers"), default=0,
+    s.add_argument("--workers", type=_bounded(0, 64, "a number of workers"), default=0,
                    help="run gunicorn with N worker processes")
     s.set_defaults(func=cmd_serve)
 
 
-def _whole(lo: int, hi: int, what: str):  # noqa: ANN202
-    def parse(text: str) -> int:
-        if not text.strip().isdigit() or not lo <= int(text) <= hi:
-            raise argparse.ArgumentTypeError(f"'{text}' is not {what} from {lo} to {hi}")
-        return int(text)
-
-    return parse
-
-
-_port = _whole(1, 65535, "a port")
-_days = _whole(1, 3650, "a number of days")
-_token_id = _whole(1, 2**31 - 1, "a token id")
+_port = _bounded(1, 65535, "a port")
+_days = _bounded(1, 3650, "a number of days")
+_token_id = _bounded(1, 2**31 - 1, "a token id")
 
 
 def _engine(settings):  # noqa: ANN001, ANN202
