@@ -105,7 +105,8 @@ class Throttle:
         recent = (LoginAttempt.username == username, LoginAttempt.attempted_at > now - self.window)
         with db.begin() as conn:
             _lock(conn, username)
-            conn.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.username == username,
+                                                    LoginAttempt.attempted_at <= now - self.window))
             n = conn.execute(select(func.count()).select_from(LoginAttempt).where(
                 *recent, LoginAttempt.ip == ip)).scalar_one()
             if n >= self.max_failures:
@@ -118,7 +119,17 @@ class Throttle:
                             username, total, self.window.seconds // 60)
                 return False
             conn.execute(LoginAttempt.__table__.insert().values(username=username, ip=ip, attempted_at=now))
+        self._prune(db, now)
         return True
+
+    def _prune(self, db: Engine, now: datetime) -> None:
+        """Drop every username's rows older than the window: apart from the lock, so attempts on
+        different names never wait on each other; best effort (the next attempt prunes again)."""
+        try:
+            with db.begin() as conn:
+                conn.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+        except OperationalError as exc:
+            log.info("old login attempts not pruned this time: %s", type(exc.orig).__name__)
 
     def clear(self, db: Engine, key: tuple[str, str]) -> None:
         username, ip = key
