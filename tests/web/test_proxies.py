@@ -91,3 +91,58 @@ def test_a_bad_proxy_setting_is_named(bad):
         load_settings(env={}, overrides={"web.trusted_proxies": [bad]})
     env = {"TTHC_WEB_TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16"}
     assert load_settings(env=env).get("web.trusted_proxies") == ["127.0.0.1/32", "10.1.0.0/16"]
+
+
+def test_under_gunicorn_the_client_behind_a_trusted_proxy_is_counted(db_url, tmp_path, engine):
+    """The reported case: `tthc serve --workers N` behind a proxy on 127.0.0.1. Each failure counts on
+    the X-Forwarded-For client, so a user is not locked out for everyone."""
+    import http.cookiejar
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from pathlib import Path
+
+    create_user(engine, "lan", "cchc", PASSWORD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TTHC_DATABASE_URL": db_url,
+           "TTHC_PATHS_VAR_DIR": str(tmp_path / "var"), "TTHC_WEB_TRUSTED_PROXIES": "127.0.0.1"}
+    exe = str(Path(sys.executable).with_name("tthc"))
+    proc = subprocess.Popen([exe, "serve", "--workers", "2", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+
+    def attempt(password: str, client_ip: str) -> int:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = opener.open(f"{base}/login", timeout=30).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({"username": "lan", "password": password, "csrf_token": token}).encode()
+        req = urllib.request.Request(f"{base}/login", data=body, headers={"X-Forwarded-For": client_ip})
+        try:
+            return opener.open(req, timeout=30).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        assert [attempt("wrong", "203.0.113.7") for _ in range(MAX_FAILURES)] == [401] * MAX_FAILURES
+        assert attempt(PASSWORD, "203.0.113.7") == 429
+        assert attempt(PASSWORD, "198.51.100.9") == 200  # another client: logged in (redirect followed)
+        assert counted_on(engine) == {"203.0.113.7"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
