@@ -23,12 +23,18 @@ from tracker.config import Settings
 ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared source) or import:NAME"
 
 
+DIGEST_YEARS = (1990, 2100)  # the years the dashboard's reports cover; the calendar is built around them
+
+
 def _date(text: str) -> date:
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text.strip(), fmt).date()
+            day = datetime.strptime(text.strip(), fmt).date()
         except ValueError:
-            pass
+            continue
+        if not DIGEST_YEARS[0] <= day.year <= DIGEST_YEARS[1]:
+            raise argparse.ArgumentTypeError(f"'{text}' is outside the years {DIGEST_YEARS[0]}–{DIGEST_YEARS[1]}")
+        return day
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
 
 
@@ -94,8 +100,8 @@ def print_delivery(run, out=None, err=None) -> None:  # noqa: ANN001
     for o, error in d.refused:
         print(f"refused {o.scope}: {o.recipient}: {error}", file=err)
     for o in d.unknown:
-        print(f"unknown {o.scope}: {o.recipient}: a crash interrupted its delivery; it may have arrived. "
-              "Resend with --retry-unknown", file=err)
+        print(f"unknown {o.scope}: {o.recipient}: its delivery was interrupted (lost connection or crash); it may "
+              "have arrived. Resend with --retry-unknown", file=err)
     for p in run.problems:
         print(f"warning: {p}", file=err)
 

@@ -12,7 +12,10 @@ message is written to `<paths.var_dir>/outbox/<date>/<digest>-<recipient>.eml`. 
 schedulers, a cron run beside a scheduler, or a re-run after a crash never send a message twice.
 Transient failures (connection refused, timeouts, 4xx replies) are retried in passes with exponential
 backoff; what still fails is recorded as 'failed' with the error and reported. A permanent refusal
-(5xx) is recorded as 'refused' and not retried by the scheduler.
+(5xx) is recorded as 'refused' and not retried by the scheduler. A connection lost once the message
+was on its way (after the server's 354 to DATA, before its reply to the final dot) leaves the outcome
+unknown: the server may have accepted it. That is recorded as 'unknown' and not sent again unless an
+operator asks (`tthc digest --send --retry-unknown`), like a crash mid-conversation: at most once.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker.clock import now_local
 from tracker.config import Settings
+from tracker.files import open_private, private_dir
 from tracker.models import DigestDelivery
 
 log = logging.getLogger("jobs.delivery")
@@ -147,21 +151,22 @@ class DeliveryReport:
     failed: list[tuple[Outgoing, str]] = field(default_factory=list)  # transient: retried later today
     refused: list[tuple[Outgoing, str]] = field(default_factory=list)  # permanent: the server said no
     skipped: list[Outgoing] = field(default_factory=list)  # sent before, or another process has it
-    unknown: list[Outgoing] = field(default_factory=list)  # a crash mid-send left it: not resent
+    unknown: list[Outgoing] = field(default_factory=list)  # lost mid-send (or by a crash): not resent
     attempts: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.refused
+        return not self.failed and not self.refused and not self.unknown
 
 
 class DeliveryError(Exception):
     """A failure to deliver one message; `transient` ones are retried, `fatal` ones end the pass."""
 
-    def __init__(self, message: str, *, transient: bool, fatal: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, fatal: bool, unknown: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
         self.fatal = fatal  # the connection is unusable: every other message of the pass would fail alike
+        self.unknown = unknown  # the message may have been delivered: never retried on its own
 
 
 def _failure(exc: BaseException) -> DeliveryError:
@@ -244,9 +249,33 @@ class SmtpTransport:
         return conn
 
     def send(self, msg: EmailMessage, out: Outgoing) -> None:
+        """MAIL, RCPT, DATA, the message, the final dot. An error before the server's 354 means the
+        message was not delivered; a connection lost after it means nobody knows (DeliveryError
+        with `unknown`)."""
         if self._conn is None:
             self._conn = self._connect()
-        self._conn.send_message(msg, from_addr=self.sender, to_addrs=[out.address])
+        conn = self._conn
+        code, reply = conn.mail(self.sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, self.sender)
+        code, reply = conn.rcpt(out.address)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({out.address: (code, reply)})
+        code, reply = conn.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        data = re.sub(rb"(?m)^\.", b"..", msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            conn.send(data + b".\r\n")
+            code, reply = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise DeliveryError(f"connection lost during DATA, before the server confirmed the message "
+                                f"({type(exc).__name__}: {exc}): it may have arrived", transient=False,
+                                fatal=False, unknown=True) from None
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
 
     def reset(self) -> None:
         """Drop the connection (after an error): the next message opens a fresh one."""
@@ -276,9 +305,10 @@ class OutboxTransport:
 
     def send(self, msg: EmailMessage, out: Outgoing) -> None:
         path = self.path_for(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(msg.as_bytes())
+        with open_private(tmp, "wb") as fh:
+            fh.write(msg.as_bytes())
         os.replace(tmp, path)  # a reader never sees half a file
 
     def reset(self) -> None:
@@ -324,8 +354,8 @@ def _claim(engine: Engine, row_id: int, claimable: tuple[str, ...], *, message_i
     """Compare-and-swap a claimable row to 'sending'; True only for the one process that changed it."""
     t = DigestDelivery.__table__
     cond = t.c.status.in_(claimable)
-    if stale_before is not None:  # --retry-unknown: take over what a crash left mid-send
-        cond = cond | and_(t.c.status == "sending", t.c.claimed_at < stale_before)
+    if stale_before is not None:  # --retry-unknown: take over what a crash or a lost connection left unknown
+        cond = cond | and_(t.c.status == "sending", t.c.claimed_at < stale_before) | (t.c.status == "unknown")
     stmt = (update(t).where(t.c.id == row_id, cond)
             .values(status="sending", attempts=t.c.attempts + 1, claimed_at=now, claimed_by=_me(),
                     message_id=message_id, subject=subject))
@@ -349,8 +379,8 @@ def _stale_sending(engine: Engine, ids: Iterable[int], before: datetime) -> set[
     if not ids:
         return set()
     with engine.connect() as conn:
-        return set(conn.execute(select(t.c.id).where(t.c.id.in_(ids), t.c.status == "sending",
-                                                     t.c.claimed_at < before)).scalars())
+        return set(conn.execute(select(t.c.id).where(t.c.id.in_(ids), (t.c.status == "unknown") | and_(
+            t.c.status == "sending", t.c.claimed_at < before))).scalars())
 
 
 # ----- delivery ------------------------------------------------------------------------------------
@@ -425,7 +455,12 @@ def _pass(engine: Engine, settings: Settings, transport, outgoing: list[Outgoing
             log.info("digest %s sent to %s via %s", o.scope, o.recipient, transport.describe())
             continue
         last_error[o.key] = str(error)
-        if error.transient:
+        if error.unknown:
+            _finish(engine, row_id, "unknown", error=str(error), now=clock())
+            report.unknown.append(o)
+            log.error("digest %s to %s: outcome unknown, not retried (tthc digest --send --retry-unknown "
+                      "resends it): %s", o.scope, o.recipient, error)
+        elif error.transient:
             _finish(engine, row_id, "failed", error=str(error), now=clock())
             retry.append(o)
             log.warning("digest %s to %s failed (will retry): %s", o.scope, o.recipient, error)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, case, func, select
 
 from tracker.config import Settings
 from tracker.export import safe_cell
+from tracker.files import open_private
 from tracker.models import Dossier, Procedure, Unit
 from tracker.reports import END_OF_DAY, Unindexed, conditions, evaluation_moment
 from tracker.rules import NOT_RECEIVED_STATUSES
@@ -177,5 +178,5 @@ def write_csv(rows: Iterable[dict[str, Any]], out: IO[str], columns: Iterable[st
 
 def export_csv(rows: Iterable[dict[str, Any]], path: str | Path, columns: Iterable[str] | None = None) -> int:
     """write_csv to a file in UTF-8 with a BOM, as Excel opens Vietnamese text correctly."""
-    with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
+    with open_private(path, "w", encoding="utf-8-sig", newline="") as fh:
         return write_csv(rows, fh, columns)

@@ -52,6 +52,16 @@ def _limit(text: str):  # noqa: ANN202
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bounded(lo: int, hi: int, what: str):  # noqa: ANN202
+    """An argparse type: a whole number from lo to hi, else a usage error naming the value."""
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what} from {lo} to {hi}")
+        return int(text)
+
+    return parse
+
+
 def _year(text: str) -> int:
     if not text.isdigit() or not 1900 <= int(text) <= 2200:
         raise argparse.ArgumentTypeError(f"'{text}' is not a year from 1900 to 2200")
@@ -102,6 +112,17 @@ def _entered_days(settings: Settings) -> None:
             attach(settings, engine)
     except Exception:  # noqa: BLE001, S110  (no database here: the shipped table and the settings)
         pass
+def _known_unit(engine: Engine, code: str | None) -> None:
+    """--unit CODE names a unit that exists (else nothing would be listed, silently)."""
+    from sqlalchemy import select
+
+    from tracker.models import Unit
+
+    if code is None:
+        return
+    with engine.connect() as conn:
+        if conn.execute(select(Unit.id).where(Unit.code == code)).first() is None:
+            raise CliError(f"--unit '{code}': no such unit")
 
 
 def _fresh(engine: Engine, settings: Settings) -> None:
@@ -194,6 +215,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.queries import dossier_rows, limit_versions
 
     engine = _engine(settings)
+    _known_unit(engine, args.unit)
     _fresh(engine, settings)
     as_of = args.as_of or now_local()
     cal, rules = settings.work_calendar(), settings.rule_settings()
@@ -226,6 +248,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.queries import dossier_rows, limit_versions
     from tracker.rules import explain_due
 
+    if not args.code.strip():
+        raise CliError("dossier: the code is empty", 2)
     engine = _engine(settings)
     _fresh(engine, settings)
     rows = list(dossier_rows(engine, code=args.code))
@@ -319,6 +343,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             n = export_rejected(engine, args.errors, args.output)
         except UnknownRun as exc:
             raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{n} rejected row(s) of run {args.errors} written to {args.output}")
         return 0
     if bool(args.path) == bool(args.source):
@@ -378,10 +404,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.export import export_dossiers, write_dossiers
 
     engine = _engine(settings)
+    _known_unit(engine, args.unit)
     if args.output == "-":
         n = write_dossiers(engine, sys.stdout, unit_code=args.unit)
     else:
-        n = export_dossiers(engine, args.output, unit_code=args.unit)
+        try:
+            n = export_dossiers(engine, args.output, unit_code=args.unit)
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{n} dossier(s) written to {args.output}")
     return 0
 
@@ -473,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapping", help="TOML file with a [mapping] table: 'Source label' = 'field'")
     s.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
     s.add_argument("--strict", action="store_true", help="reject the whole file on any bad row")
-    s.add_argument("--errors", type=int, metavar="RUN_ID", help="write the rejected rows of a run (with -o)")
+    s.add_argument("--errors", type=_bounded(1, 2**31 - 1, "a run id"), metavar="RUN_ID",
+                   help="write the rejected rows of a run (with -o)")
     s.add_argument("-o", "--output", help="output file for --errors")
     s.set_defaults(func=cmd_import)
 
@@ -495,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="build a realistic demo province and start the dashboard")
     s.add_argument("--no-serve", action="store_true", help="build the data only")
-    s.add_argument("--per-month", type=int, default=4000, help="dossiers per month (default 4000)")
+    s.add_argument("--per-month", type=_bounded(1, 1_000_000, "a number of dossiers"), default=4000,
+                   help="dossiers per month (default 4000)")
     s.set_defaults(func=cmd_demo)
 
     # commands that live beside their subsystem

@@ -213,6 +213,19 @@ def _env_name(v: Any) -> str:
     return s
 
 
+def _networks(v: Any) -> list[str]:
+    """['127.0.0.1', '10.0.0.0/24'] -> the same, each checked to be an address or a network."""
+    import ipaddress
+
+    out = []
+    for item in _list(v):
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=True)))
+        except ValueError:
+            raise ValueError(f"'{item}' is not an address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return out
+
+
 def _base_url(v: Any) -> str:
     s = _str(v).strip().rstrip("/")
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
@@ -271,6 +284,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.secret_key", "",
             "Secret for signing session cookies. Empty: one is generated and kept in var/secret_key.",
             _str, secret=True),
+    Setting("web.trusted_proxies", [],
+            "Reverse proxies in front of the dashboard (addresses or networks, e.g. '127.0.0.1', "
+            "'10.0.0.0/24'). Only a request arriving from one of them has its X-Forwarded-For and "
+            "X-Forwarded-Proto believed (one proxy hop), so the login throttle counts the client's address, "
+            "not the proxy's. Empty: forwarded headers are ignored.", _networks),
+    Setting("web.api_token_days", 90,
+            "Days an API token stays valid (`tthc users token --days` overrides it per token).",
+            _int_range(1, 3650)),
     Setting("paths.var_dir", "var",
             "Where the product keeps its working files (SQLite database, outbox, demo data).", _str),
     Setting("smtp.host", "",
@@ -415,6 +436,11 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raise ConfigError(f"config file {source}: not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {source}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {source}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                              f"at offset {exc.start}); save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {source}: cannot be read ({exc.strerror or exc})") from None
         for key, value in _flatten(data).items():
             if key not in BY_KEY:
                 raise _unknown(key, str(source))

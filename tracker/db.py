@@ -19,17 +19,20 @@ from sqlalchemy import Connection, Engine, Index, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from tracker.files import private_file
 from tracker.models import Dossier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; for SQLite, creates the folder and turns on WAL and foreign keys."""
+    """An engine for `url`; for SQLite, creates the folder (0700) and the file (0600: it holds personal
+    data and password hashes; SQLite gives its -wal and -shm files the same mode), and turns on WAL
+    and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            private_file(parsed.database)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

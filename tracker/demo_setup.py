@@ -12,6 +12,7 @@ from collections import Counter
 from tracker.config import Settings
 from tracker.db import make_engine, upgrade
 from tracker.derive import now_local
+from tracker.files import private_dir
 
 
 def run_demo(settings: Settings, *, serve: bool = True, per_month: int = 4000) -> int:
@@ -69,7 +70,7 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
     upgrade(engine)
     attach(settings, engine)  # decreed days an admin entered: the import derives with them
     now = now_local()
-    out = settings.var_dir / "demo"
+    out = private_dir(settings.var_dir / "demo")
     print(f"Building the demo province in {out} …")
     files = build_demo_files(out, today=now.date(), now=now, per_month=per_month)
     units = import_units(engine, files.units)

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from tracker.files import open_private
 from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, Supplement, Unit
 from tracker.portal766 import SupplementPair, pairs_json
 from tracker.rules import TimeLimit
@@ -104,7 +105,8 @@ def _pairs_by_dossier(conn, unit_code: str | None):  # noqa: ANN001, ANN202
 
 
 def export_dossiers(engine: Engine, path: str | Path, *, unit_code: str | None = None) -> int:
-    with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
+    """write_dossiers to a new 0600 file (it holds applicants' names and phones)."""
+    with open_private(path, "w", encoding="utf-8-sig", newline="") as fh:
         return write_dossiers(engine, fh, unit_code=unit_code)
 
 
@@ -134,7 +136,7 @@ def export_rejected(engine: Engine, run_id: int, path: str | Path) -> int:
 
     The first three columns (line, column, reason) are not dossier fields: imports ignore them."""
     header, rows = rejected_rows(engine, run_id)
-    with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
+    with open_private(path, "w", encoding="utf-8-sig", newline="") as fh:
         _write(fh, header, rows)
     return len(rows)
 

@@ -257,8 +257,10 @@ class DigestDelivery(SQLModel, table=True):
     A run inserts the row as 'pending' (a conflict means it exists already), then claims it with a
     compare-and-swap to 'sending'; only the process whose update changed the row sends. 'sent' has
     sent_at; 'failed' (transient: retried later the same day) and 'refused' (the server said no:
-    retried only by an explicit `tthc digest --send`) keep the last error. A 'sending' row left
-    behind by a crash mid-conversation has an unknown outcome: never resent unless asked."""
+    retried only by an explicit `tthc digest --send`) keep the last error. 'unknown': the connection
+    was lost after the message was on its way (after the server's 354 to DATA), so it may have
+    arrived; like a 'sending' row left behind by a crash mid-conversation, it is never resent unless
+    asked (`--retry-unknown`)."""
 
     __tablename__ = "digest_delivery"
     __table_args__ = (
@@ -272,7 +274,7 @@ class DigestDelivery(SQLModel, table=True):
     scope: str = Field(max_length=CODE_MAX)  # the unit's code; "all" for the summary
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     recipient: str = Field(max_length=320)
-    status: str = Field(default="pending", max_length=20)  # pending|sending|sent|failed|refused
+    status: str = Field(default="pending", max_length=20)  # pending|sending|sent|failed|refused|unknown
     attempts: int = 0
     error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -25,9 +25,9 @@ def dossier_rows(engine: Engine, unit: str | None = None, code: str | None = Non
          .join(Unit, Unit.id == Dossier.unit_id)
          .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
          .order_by(Dossier.id))
-    if unit:
+    if unit is not None:
         q = q.where(Unit.code == unit)
-    if code:
+    if code is not None:  # "" is a code no dossier has, not "every dossier"
         q = q.where(Dossier.code == code)
     with engine.connect() as conn:
         yield from conn.execute(q.execution_options(yield_per=5000)).mappings()

@@ -18,11 +18,11 @@ import json
 import sys
 from contextlib import contextmanager
 from datetime import date, datetime
-from pathlib import Path
 from typing import IO, Any
 
 from tracker import cli as _cli  # a module reference: tracker.cli may import this module at its top
 from tracker.config import Settings
+from tracker.files import open_private
 from tracker.reports import BY, Report, period_report, vi_number
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
@@ -82,7 +82,7 @@ def _output(path: str | None, *, bom: bool = False):  # noqa: ANN202
         yield sys.stdout
         return
     try:
-        fh = Path(path).open("w", encoding="utf-8-sig" if bom else "utf-8", newline="" if bom else None)  # noqa: SIM115
+        fh = open_private(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="" if bom else None)
     except OSError as exc:
         raise _cli.CliError(f"-o {path}: {exc.strerror or exc}") from None
     with fh:

@@ -16,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from tracker.export import safe_cell
+from tracker.files import open_private
 from tracker.reports import Report, ReportRow
 
 REPORT_NAME = "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
@@ -134,5 +135,6 @@ def write_report_xlsx(report: Report, path: str | Path, *, province: str, report
     wb.properties.title = f"{REPORT_NAME} {report.start:%d/%m/%Y}-{report.end:%d/%m/%Y}"
     wb.properties.creator = "tthc"
     path = Path(path)
-    wb.save(path)
+    with open_private(path, "wb") as fh:
+        wb.save(fh)
     return path

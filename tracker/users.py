@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Connection, Engine, Index, Text, delete, func, select, update
 from sqlmodel import Field, SQLModel
@@ -36,6 +36,9 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 1000
 USERNAME_MAX = 100
 DISPLAY_NAME_MAX = 200
+TOKEN_DAYS = 90  # an API token's default term (`tthc users token --days`)
+TOKEN_DAYS_MAX = 3650
+TOKEN_NAME_MAX = 200
 _USERNAME = re.compile(r"[\w.@-]+")
 # stricter than what jobs.digest accepts, so whatever is saved here is delivered there
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
@@ -51,6 +54,8 @@ class User(SQLModel, table=True):
     display_name: str = Field(default="", max_length=200)
     active: bool = True
     created_at: datetime = Moment(default_factory=now_local)
+    # in each login's session, compared on every request (web.auth): raising it ends every session
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserUnit(SQLModel, table=True):
@@ -63,16 +68,21 @@ class UserUnit(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A token for /api/v1, acting as its user (same scope). Only the SHA-256 is stored."""
+    """A token for /api/v1, acting as its user (same scope). Only the SHA-256 is stored.
+
+    Refused once past `expires_at` or revoked (`revoked_at`: by an admin, `tthc users revoke`, or
+    the user's password reset or deactivation); revoked rows stay, to be listed."""
 
     __tablename__ = "api_token"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
-    label: str = Field(default="", max_length=200)
+    label: str = Field(default="", max_length=200)  # its name: what it is for
     created_at: datetime = Moment(default_factory=now_local)
     last_used_at: datetime | None = Moment(default=None)
+    expires_at: datetime | None = Moment(default=None)
+    revoked_at: datetime | None = Moment(default=None)
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -224,6 +234,10 @@ def update_user(engine: Engine, user_id: int, *, role: str, unit_codes: list[str
             return {}
         conn.execute(update(User).where(User.id == user_id)
                      .values(role=role, active=active, display_name=display_name))
+        if changes.keys() & {"role", "units", "active"}:
+            _end_sessions(conn, user_id)  # a session keeps what it was granted at login: no longer
+        if not active and old["active"]:
+            _revoke_all(conn, user_id)
         if "units" in changes:
             conn.execute(delete(UserUnit).where(UserUnit.user_id == user_id))
             for uid in unit_ids:
@@ -234,14 +248,29 @@ def update_user(engine: Engine, user_id: int, *, role: str, unit_codes: list[str
 
 
 def set_password(engine: Engine, user_id: int, password: str, *, actor: str) -> None:
-    """An admin sets a new password; the user's open sessions end (see web.auth.WebUser.get_id)."""
+    """An admin sets a new password: the user's open sessions end and their API tokens are revoked
+    (whoever knew the old password may have made one)."""
     check_password(password)
     with engine.begin() as conn:
         username = conn.execute(select(User.username).where(User.id == user_id)).scalar_one_or_none()
         if username is None:
             raise UserError(f"user {user_id}: not found", "user_not_found", str(user_id))
         conn.execute(update(User).where(User.id == user_id).values(password_hash=hash_password(password)))
-        record_event(conn, actor, "password_reset", username, {})
+        _end_sessions(conn, user_id)
+        revoked = _revoke_all(conn, user_id)
+        record_event(conn, actor, "password_reset", username, {"tokens_revoked": revoked} if revoked else {})
+
+
+def _end_sessions(conn: Connection, user_id: int) -> None:
+    """Every session of the user ends at its next request (web.auth compares the generation)."""
+    conn.execute(update(User).where(User.id == user_id)
+                 .values(session_generation=User.session_generation + 1))
+
+
+def end_sessions(engine: Engine, user_id: int) -> None:
+    """Log the user out everywhere (what logging out does: a copied cookie dies with it)."""
+    with engine.begin() as conn:
+        _end_sessions(conn, user_id)
 
 
 def record_event(conn: Connection, actor: str, action: str, target: str, detail: dict) -> None:
@@ -295,10 +324,14 @@ def set_active(engine: Engine, username: str, active: bool) -> bool:
     """Turn an account on or off (not the last active admin off)."""
     with engine.begin() as conn:
         _lock_admins(conn)
-        old = conn.execute(select(User.role, User.active).where(User.username == username)).first()
+        old = conn.execute(select(User.id, User.role, User.active).where(User.username == username)).first()
         if old is None:
             return False
         conn.execute(update(User).where(User.username == username).values(active=active))
+        if old.active != active:
+            _end_sessions(conn, old.id)  # reactivating does not revive the sessions of before
+        if old.active and not active:
+            _revoke_all(conn, old.id)
         _keep_an_admin(conn, old.role == "admin" and old.active)
     return True
 
@@ -358,26 +391,82 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(engine: Engine, user_id: int, label: str = "") -> str:
-    """A new API token for a user; the clear token is returned once and never stored."""
+def create_token(engine: Engine, user_id: int, name: str = "", *, days: int = TOKEN_DAYS,
+                 now: datetime | None = None) -> str:
+    """A new API token for a user, valid `days` days; the clear token is returned once and never stored."""
+    if not 1 <= days <= TOKEN_DAYS_MAX:
+        raise UserError(f"days: {days} is not from 1 to {TOKEN_DAYS_MAX}", "token_days", str(days))
+    name = " ".join(name.split())
+    if len(name) > TOKEN_NAME_MAX:
+        raise UserError(f"token name: at most {TOKEN_NAME_MAX} characters", "token_name_long")
+    now = now or now_local()
     token = "tthc_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(ApiToken.__table__.insert().values(user_id=user_id, token_hash=token_digest(token),
-                                                        label=label, created_at=now_local()))
+                                                        label=name, created_at=now,
+                                                        expires_at=now + timedelta(days=days)))
     return token
 
 
-def user_for_token(engine: Engine, token: str) -> dict | None:
+def user_for_token(engine: Engine, token: str, now: datetime | None = None) -> dict | None:
+    """The token's user, if the token is known, neither expired nor revoked, and the user active.
+    Its last use is written at most once a minute (not a write per API call)."""
+    now = now or now_local()
+    with engine.connect() as conn:
+        found = conn.execute(select(User, ApiToken.id.label("token_id"), ApiToken.last_used_at.label("token_used"))
+                             .join(ApiToken, ApiToken.user_id == User.id)
+                             .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None),
+                                    ApiToken.expires_at > now)).mappings().first()
+    if found is None or not found["active"]:
+        return None
+    if found["token_used"] is None or found["token_used"] < now - timedelta(minutes=1):
+        with engine.begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == found["token_id"]).values(last_used_at=now))
+    return {k: v for k, v in found.items() if k not in ("token_id", "token_used")}
+
+
+def list_tokens(engine: Engine, user_id: int | None = None) -> list[dict]:
+    """Tokens (of one user, or all), newest first, with their user's name; never the token itself."""
+    q = (select(ApiToken.id, ApiToken.user_id, User.username, ApiToken.label.label("name"), ApiToken.created_at,
+                ApiToken.expires_at, ApiToken.last_used_at, ApiToken.revoked_at)
+         .join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc()))
+    if user_id is not None:
+        q = q.where(ApiToken.user_id == user_id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def token_state(token: dict, now: datetime) -> str:
+    """'active', 'expired' or 'revoked'."""
+    if token["revoked_at"] is not None:
+        return "revoked"
+    if token["expires_at"] is None or token["expires_at"] <= now:
+        return "expired"
+    return "active"
+
+
+def revoke_token(engine: Engine, token_id: int, *, actor: str | None = None, user_id: int | None = None) -> bool:
+    """Revoke one token (of `user_id`, when given); False if there is no such token or it was revoked."""
     with engine.begin() as conn:
-        row = conn.execute(select(User).join(ApiToken, ApiToken.user_id == User.id)
-                           .where(ApiToken.token_hash == token_digest(token))).mappings().first()
-        if row is None or not row["active"]:
-            return None
-        conn.execute(update(ApiToken).where(ApiToken.token_hash == token_digest(token))
-                     .values(last_used_at=now_local()))
-    return dict(row)
+        q = select(ApiToken.id, User.username).join(User, User.id == ApiToken.user_id).where(
+            ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        if user_id is not None:
+            q = q.where(ApiToken.user_id == user_id)
+        found = conn.execute(q).first()
+        if found is None:
+            return False
+        conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=now_local()))
+        if actor is not None:
+            record_event(conn, actor, "token_revoked", found.username, {"token": token_id})
+    return True
+
+
+def _revoke_all(conn: Connection, user_id: int) -> int:
+    return conn.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now_local())).rowcount
 
 
 def revoke_tokens(engine: Engine, user_id: int) -> int:
+    """Revoke every token of a user; how many were live."""
     with engine.begin() as conn:
-        return conn.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+        return _revoke_all(conn, user_id)

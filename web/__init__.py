@@ -9,10 +9,13 @@ from pathlib import Path
 
 from flask import Flask, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from tracker.config import Settings, load_settings
 from tracker.db import make_engine
+from tracker.files import open_private, private_dir
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LIST_CACHE_SECONDS = 15  # the overdue list and the counts: at most this old ('as of' shows when)
@@ -23,11 +26,52 @@ csrf = CSRFProtect()
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """The session cookie is Secure whenever the request came over HTTPS (directly or, under
-    gunicorn, as the proxy said through X-Forwarded-Proto from an allowed address)."""
+    """The session cookie is Secure whenever the request came over HTTPS (directly or as a trusted
+    proxy said through X-Forwarded-Proto: TrustedProxies)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+class TrustedProxies:
+    """WSGI middleware: Werkzeug's ProxyFix (one hop of X-Forwarded-For and -Proto) for requests whose
+    immediate peer is one of `web.trusted_proxies`; any other request keeps its peer's address and
+    scheme, whatever headers it carries. The same under the development server and gunicorn
+    (whose own forwarded_allow_ips is emptied: web.cli)."""
+
+    def __init__(self, app, networks: list[str]) -> None:  # noqa: ANN001
+        import ipaddress
+
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1)
+        self.networks = [ipaddress.ip_network(n) for n in networks]
+
+    def trusted(self, peer: str | None) -> bool:
+        import ipaddress
+
+        try:
+            addr = ipaddress.ip_address((peer or "").split("%")[0])
+        except ValueError:
+            return False
+        if getattr(addr, "ipv4_mapped", None):
+            addr = addr.ipv4_mapped
+        return any(addr in n for n in self.networks)
+
+    def __call__(self, environ, start_response):  # noqa: ANN001, ANN204
+        if self.networks and self.trusted(environ.get("REMOTE_ADDR")):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+class _IntConverter(IntegerConverter):
+    """`<int:…>` in every route: up to the largest id a column holds (PostgreSQL's integer), so an
+    absurd id is a 404, not an overflow in the database driver."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1,  # noqa: A002
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -38,10 +82,10 @@ def _secret_key(settings: Settings) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_hex(32)
-        path.write_text(key)
-        path.chmod(0o600)
+        with open_private(path, "w") as fh:
+            fh.write(key)
         return key
 
 
@@ -65,6 +109,8 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
         TTHC_LIST_CACHE_SECONDS=0 if testing else LIST_CACHE_SECONDS,
     )
     app.session_interface = _SessionInterface()
+    app.url_map.converters["int"] = _IntConverter
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.get("web.trusted_proxies"))
     app.extensions["tthc_engine"] = make_engine(settings.get("database.url"))
     app.extensions["tthc_now"] = now or now_local
     csrf.init_app(app)
@@ -95,21 +141,37 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    for code in (403, 404, 413, 429):
-        app.register_error_handler(code, _error_page(code))
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(InternalServerError, _server_error)
 
     return app
 
 
-def _error_page(code: int):  # noqa: ANN202
-    def handler(exc):  # noqa: ANN001, ANN202
-        from flask import jsonify
+def _error_page(exc: HTTPException):  # noqa: ANN202
+    """Any HTTP error: JSON under /api/ ({"error": what}), else the error page, saying what was
+    wrong when the view said so (its description)."""
+    from flask import jsonify
 
-        if request.path.startswith("/api/"):
-            return jsonify(error=getattr(exc, "description", str(code))), code
-        return render_template("error.html", code=code), code
+    code = exc.code or 500
+    if code < 400:
+        return exc  # redirects raised as exceptions (RequestRedirect) pass through
+    said = exc.description if exc.description != type(exc).description and not isinstance(exc, CSRFError) else None
+    if request.path.startswith("/api/"):
+        return jsonify(error=said or exc.name), code, _allow(exc)
+    return render_template("error.html", code=code, message=said), code, _allow(exc)
 
-    return handler
+
+def _allow(exc: HTTPException) -> dict:
+    return {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
+
+
+def _server_error(exc):  # noqa: ANN001, ANN202
+    """A bug: logged with its traceback by Flask; the client gets a short answer in its own format."""
+    from flask import jsonify
+
+    if request.path.startswith("/api/"):
+        return jsonify(error="internal error; see the server log"), 500
+    return render_template("error.html", code=500, message=None), 500
 
 
 def current_now() -> datetime:

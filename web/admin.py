@@ -25,13 +25,17 @@ from tracker.users import (
     UserError,
     create_user,
     get_user,
+    list_tokens,
     list_users,
     recent_events,
+    revoke_token,
     set_password,
+    token_state,
     update_unit,
     update_user,
     user_unit_ids,
 )
+from web import current_now
 from web.auth import WebUser, current_user, engine, roles_required
 from web.scope import forget_tree, unit_tree
 
@@ -140,6 +144,32 @@ def _user_page(user: dict | None, form: dict, errors: list[str], *, password_err
                            roles=ROLES, units=unit_tree(engine()).ordered(), password_min=PASSWORD_MIN), status
 
 
+# ----- API tokens ----------------------------------------------------------------------------------
+
+
+@bp.get("/tokens")
+@roles_required("admin")
+def tokens():  # noqa: ANN201
+    """Every API token (never the token itself): whose, its name, created, expires, last used, state."""
+    now = current_now()
+    rows = [{**t, "state": token_state(t, now)} for t in list_tokens(engine())]
+    return render_template("admin_tokens.html", tokens=rows, states=_token_states())
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@roles_required("admin")
+def token_revoke(token_id: int):  # noqa: ANN201
+    if revoke_token(engine(), token_id, actor=current_user.username):
+        flash(_("Đã thu hồi mã API số %(n)s.", n=token_id))
+    else:
+        flash(_("Mã API số %(n)s không có hoặc đã bị thu hồi.", n=token_id))
+    return redirect(url_for("admin.tokens"))
+
+
+def _token_states() -> dict[str, str]:
+    return {"active": _("Còn hiệu lực"), "expired": _("Đã hết hạn"), "revoked": _("Đã thu hồi")}
+
+
 # ----- units ---------------------------------------------------------------------------------------
 
 
@@ -238,6 +268,10 @@ def _describe(event: dict) -> str:
         parts.append(_("đổi tên hiển thị"))
     if "name" in d:
         parts.append(f"{_('Tên')}: {d['name'][0]} → {d['name'][1]}")
+    if "token" in d:
+        parts.append(_("mã API số %(n)s", n=d["token"]))
+    if d.get("tokens_revoked"):
+        parts.append(_("thu hồi %(n)s mã API", n=d["tokens_revoked"]))
     if "recipients" in d:
         parts.append(_("người nhận bản tin: %(a)s → %(b)s địa chỉ", a=d["recipients"][0], b=d["recipients"][1]))
     return "; ".join(parts)
@@ -248,7 +282,8 @@ def _action(action: str) -> str:
             "password_reset": pgettext("adm_ev_password_reset",
                                        "Đặt lại mật khẩu"), "unit_changed": _("Sửa đơn vị"),
             "calendar_day_added": _("Thêm ngày nghỉ/làm bù"),
-            "calendar_day_removed": _("Xoá ngày nghỉ/làm bù")}.get(action, action)
+            "calendar_day_removed": _("Xoá ngày nghỉ/làm bù"),
+            "token_revoked": _("Thu hồi mã API")}.get(action, action)
 
 
 def _role(role: str) -> str:

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from tracker.users import user_for_token
 from web import current_now
 from web.lists import ListFilters, overdue_list
+from web.reports import YEARS
 from web.scope import scope_for, unit_tree
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -24,7 +25,7 @@ def _token():  # noqa: ANN202
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return jsonify(error="a bearer token is required"), 401, {"WWW-Authenticate": "Bearer"}
-    user = user_for_token(_engine(), token.strip())
+    user = user_for_token(_engine(), token.strip(), now=current_now())
     if user is None:
         return jsonify(error="invalid token"), 401, {"WWW-Authenticate": "Bearer"}
     g.api_scope = scope_for(_engine(), user)
@@ -57,7 +58,9 @@ def rates():  # noqa: ANN201
     try:
         day = date.fromisoformat(request.args.get("date", now.date().isoformat()))
     except ValueError:
-        abort(400, description="date: expected YYYY-MM-DD")
+        abort(400, description=f"date: '{request.args.get('date', '')[:40]}' is not a date: expected YYYY-MM-DD")
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        abort(400, description=f"date: {day.isoformat()} is outside the years covered ({YEARS[0]}–{YEARS[1]})")
     start, end = _period(request.args.get("period", "month"), day)
     if start > now.date():
         abort(400, description="the period has not begun")

@@ -1,13 +1,20 @@
 """Logging in and out, the language switch, and the role checks every page uses.
 
 Sessions are Flask-Login's (signed cookie, HttpOnly, SameSite=Lax). The user is read from the
-database on every request, so a change of role, units or active flag applies at the next request;
-the session also carries a stamp of the password hash, so a new password ends the old sessions.
+database on every request, so a change of role, units or active flag applies at the next request.
+A session also carries the user's session generation (`app_user.session_generation`) as it was at
+login; a session whose generation is no longer the user's is logged out. Logging out, a password
+change, deactivation and a change of role or units raise it (tracker.users), so each ends every
+session the user had, including a copied cookie, and reactivating an account revives none.
 
 Failed logins are counted per (username, client address) in the `login_attempt` table, shared by
 every gunicorn worker and kept across restarts: after MAX_FAILURES within WINDOW the pair is
 refused (429) until its oldest counted failure leaves the window; a success clears the pair's
-failures. Rows older than the window are pruned as failures are written.
+failures. Counting and recording are one step (`Throttle.begin`): under a lock per username, the
+attempt is counted and written as a failure *before* its password is checked, so concurrent
+attempts cannot all pass the count; a success then deletes it with the pair's other failures.
+Rows older than the window are pruned as attempts are written. The client's address is the
+peer's, or X-Forwarded-For's when the peer is one of `web.trusted_proxies` (web.TrustedProxies).
 An account also has a ceiling whatever the address: after MAX_ACCOUNT_FAILURES within WINDOW
 (a password tried from many addresses, each under the pair's limit) the username is refused from
 everywhere until the window passes, and the refusal is logged for the administrator (NIST SP
@@ -17,7 +24,6 @@ everywhere until the window passes, and the refusal is logged for the administra
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -25,9 +31,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 
-from tracker.users import LoginAttempt, authenticate, get_user
+from tracker.users import LoginAttempt, authenticate, end_sessions, get_user
 from web import current_now
 from web.i18n import LANGS
 from web.scope import Scope, scope_for
@@ -50,18 +57,13 @@ class WebUser(UserMixin):
         self._scope: Scope | None = None
 
     def get_id(self) -> str:
-        return f"{self.id}.{password_stamp(self.row)}"
+        return f"{self.id}.{self.row['session_generation']}"
 
     @property
     def scope(self) -> Scope:
         if self._scope is None:
             self._scope = scope_for(engine(), self.row)
         return self._scope
-
-
-def password_stamp(row: dict) -> str:
-    """Changes whenever the password does (each hash has its own salt); reveals nothing of it."""
-    return hashlib.sha256(row["password_hash"].encode()).hexdigest()[:16]
 
 
 def engine():  # noqa: ANN201
@@ -77,13 +79,12 @@ def init_app(app) -> None:  # noqa: ANN001
 
 @login_manager.user_loader
 def _load(session_id: str):  # noqa: ANN202
-    user_id, _, stamp = session_id.partition(".")
-    try:
-        row = get_user(engine(), int(user_id))
-    except ValueError:
-        return None
-    if row is None or not row["active"] or stamp != password_stamp(row):
-        return None  # deactivated, or the password changed since this session began: logged out
+    user_id, _, generation = session_id.partition(".")
+    if not (user_id.isdigit() and generation.isdigit() and len(user_id) < 12):
+        return None  # a session from before generations (or not ours): logged out
+    row = get_user(engine(), int(user_id))
+    if row is None or not row["active"] or int(generation) != row["session_generation"]:
+        return None  # deactivated, or logged out / password, role or units changed since: logged out
     return WebUser(row)
 
 
@@ -96,28 +97,39 @@ class Throttle:
         self.max_account_failures = max_account_failures
         self.window = timedelta(seconds=window)
 
-    def locked(self, db: Engine, key: tuple[str, str], now: datetime) -> bool:
+    def begin(self, db: Engine, key: tuple[str, str], now: datetime) -> bool:
+        """May this attempt's password be checked? If so (True) it is written as a failure first,
+        in the same transaction as the count; `clear` removes it when the password was right.
+        False: refused (429), and nothing is written."""
         username, ip = key
         recent = (LoginAttempt.username == username, LoginAttempt.attempted_at > now - self.window)
-        with db.connect() as conn:
+        with db.begin() as conn:
+            _lock(conn, username)
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.username == username,
+                                                    LoginAttempt.attempted_at <= now - self.window))
             n = conn.execute(select(func.count()).select_from(LoginAttempt).where(
                 *recent, LoginAttempt.ip == ip)).scalar_one()
             if n >= self.max_failures:
-                return True
+                return False
             # the account's failures from every address: counted up to the ceiling, not beyond
             capped = select(LoginAttempt.id).where(*recent).limit(self.max_account_failures).subquery()
             total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
-        if total >= self.max_account_failures:
-            log.warning("login refused for account %r: %d failed logins from several addresses within %d min",
-                        username, total, self.window.seconds // 60)
-            return True
-        return False
-
-    def fail(self, db: Engine, key: tuple[str, str], now: datetime) -> None:
-        username, ip = key
-        with db.begin() as conn:
-            conn.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+            if total >= self.max_account_failures:
+                log.warning("login refused for account %r: %d failed logins from several addresses within %d min",
+                            username, total, self.window.seconds // 60)
+                return False
             conn.execute(LoginAttempt.__table__.insert().values(username=username, ip=ip, attempted_at=now))
+        self._prune(db, now)
+        return True
+
+    def _prune(self, db: Engine, now: datetime) -> None:
+        """Drop every username's rows older than the window: apart from the lock, so attempts on
+        different names never wait on each other; best effort (the next attempt prunes again)."""
+        try:
+            with db.begin() as conn:
+                conn.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+        except OperationalError as exc:
+            log.info("old login attempts not pruned this time: %s", type(exc.orig).__name__)
 
     def clear(self, db: Engine, key: tuple[str, str]) -> None:
         username, ip = key
@@ -133,9 +145,19 @@ class Throttle:
 throttle = Throttle()
 
 
+def _lock(conn, username: str) -> None:  # noqa: ANN001
+    """Serialise the attempts on one username until the transaction ends. PostgreSQL: an advisory
+    lock on the name's hash. SQLite: the first write (the pruning that follows) takes the database's
+    write lock, and the counts after it read under that lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": "login:" + username})
+
+
 def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("views.overview")
+    if len(target) > 2000 or any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+        return url_for("views.overview")  # a header cannot carry it (and browsers read \ as /)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("views.overview")
@@ -149,12 +171,18 @@ def login():  # noqa: ANN201
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:100]
         key = (username.lower(), (request.remote_addr or "")[:64])
-        if throttle.locked(engine(), key, current_now()):
+        try:
+            allowed = throttle.begin(engine(), key, current_now())
+        except OperationalError:  # the database is busy (SQLite: a long write): no check uncounted
+            log.warning("login attempt not counted: database busy")
+            allowed = None
+        if allowed is None:
+            error, status = _("Hệ thống đang bận. Vui lòng thử lại sau giây lát."), 503
+        elif not allowed:
             error, status = _("Đăng nhập sai quá nhiều lần. Thử lại sau ít phút."), 429
         else:
             row = authenticate(engine(), username, request.form.get("password", ""))
             if row is None:
-                throttle.fail(engine(), key, current_now())
                 error, status = _("Sai tên đăng nhập hoặc mật khẩu."), 401
             else:
                 throttle.clear(engine(), key)
@@ -169,6 +197,8 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
+    if current_user.is_authenticated:
+        end_sessions(engine(), current_user.id)  # every copy of this session's cookie dies too
     logout_user()
     lang = session.get("lang")
     session.clear()

@@ -32,6 +32,8 @@ from babel.messages.pofile import PoFileError, read_po
 from flask import Flask, session
 from flask_babel import Babel, LazyString, format_decimal, get_locale, lazy_gettext, lazy_pgettext
 
+from tracker.files import private_dir
+
 LANGS = ("vi", "en")
 CATALOGUES = Path(__file__).parent / "translations"
 
@@ -57,7 +59,7 @@ def compile_catalogues(source: Path, target: Path) -> None:
         mo = target / po.relative_to(source).with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
-        mo.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(mo.parent)  # under var/: if it creates var/, then 0700
         try:
             with po.open("rb") as f:
                 catalog = read_po(f, abort_invalid=True)

@@ -7,6 +7,7 @@ import io
 import threading
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -322,7 +323,8 @@ def dossier(code: str):  # noqa: ANN201
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
                            limit=_limit_used(r, limits), applicant=applicant, now=now,
-                           path=unit_tree(engine()).path(r["unit_id"]))
+                           path=[u for u in unit_tree(engine()).path(r["unit_id"])
+                                 if current_user.scope.allows(u.id)])
 
 
 def _limit_used(r, limits) -> str | None:  # noqa: ANN001
@@ -442,7 +444,7 @@ def _upload():  # noqa: ANN202
     if upload is None or not upload.filename:
         flash(_("Chưa chọn tệp."))
         return redirect(url_for("views.imports"))
-    name = Path(upload.filename).name[:200]
+    name = upload_name(upload.filename)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         upload.save(path)
@@ -454,6 +456,21 @@ def _upload():  # noqa: ANN202
             r=res.rejected) + (f" {res.message}" if res.status ==
                                                                              "failed" else ""))
     return redirect(url_for("views.imports"))
+
+
+def upload_name(filename: str) -> str:
+    """The uploaded file's own name (no folders), as the run records it; 400 when there is none
+    ('..', '.', 'a/..') or it carries control characters (a NUL, a newline)."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in filename):
+        abort(400, description=_("Tên tệp chứa ký tự điều khiển: hãy đổi tên tệp rồi tải lên lại."))
+    if name in ("", ".", ".."):
+        abort(400, description=_("Tên tệp không hợp lệ: '%(n)s'.", n=filename[:200]))
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 12 else ""  # what tells a reader the kind
+    stem = name[:len(name) - len(suffix)]
+    while len((stem + suffix).encode()) > 200:  # a file system's limit is 255 bytes, not characters
+        stem = stem[:-1]
+    return stem + suffix
 
 
 @bp.get("/imports/<int:run_id>/rejected.csv")

@@ -22,6 +22,7 @@ from tests.jobs.conftest import (
     HEAD_SXD,
     STP_CLERK,
     STP_DIRECTOR,
+    Mailbox,
     SmtpServer,
     deliveries,
     free_port,
@@ -220,3 +221,64 @@ def test_tls_starttls_or_from_the_start_and_a_certificate_that_is_not_trusted(sq
     assert [o.recipient for o in trusted.delivery.sent] == [HEAD_SXD]
     [mail] = server.mailbox.messages
     assert mail.tls and mail.message["Subject"] == "[TTHC] Sở Xây dựng — 1 quá hạn, 0 sắp đến hạn — 25/11/2026"
+
+
+class DroppingMailbox(Mailbox):
+    """Takes the whole message for a recipient in `drop`, then drops the connection instead of replying
+    to the final dot: the message has arrived, and the sender cannot know it."""
+
+    def __init__(self, drop: set[str]) -> None:
+        super().__init__()
+        self.drop = set(drop)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        reply = await super().handle_DATA(server, session, envelope)
+        hit = self.drop & set(envelope.rcpt_tos)
+        if hit:
+            self.drop -= hit
+            server.transport.abort()
+        return reply
+
+
+def test_a_connection_lost_mid_data_is_unknown_and_not_resent(sqlite_db, caplog):
+    load_province(sqlite_db.engine, sqlite_db.settings(), sqlite_db.dir)
+    server = SmtpServer()
+    server.mailbox = DroppingMailbox({HEAD_SXD})
+    server.start()
+    try:
+        settings = smtp_settings(sqlite_db.url, sqlite_db.dir, server.port)
+        run = run_digests(sqlite_db.engine, settings, DIGEST_DAY, backoff=0)
+        again = run_digests(sqlite_db.engine, settings, DIGEST_DAY, backoff=0)  # the scheduler's catch-up
+        explicit = run_digests(sqlite_db.engine, settings, DIGEST_DAY, backoff=0, explicit=True)
+        assert len(server.mailbox.to(HEAD_SXD)) == 1  # arrived once, and only once so far
+        rows = deliveries(sqlite_db.engine)
+        assert rows[HEAD_SXD]["status"] == "unknown" and rows[HEAD_SXD]["attempts"] == 1
+        assert "connection lost during DATA" in rows[HEAD_SXD]["error"] and "may have arrived" in rows[HEAD_SXD][
+            "error"]
+        assert {r["status"] for k, r in rows.items() if k != HEAD_SXD} == {"sent"}  # the others went on
+        assert [o.recipient for o in run.delivery.unknown] == [HEAD_SXD] and not run.delivery.failed
+        assert run.exit_code == 1 and {o.recipient for o in run.delivery.sent} == EVERYONE - {HEAD_SXD}
+        assert [o.recipient for o in again.delivery.unknown] == [HEAD_SXD] and not again.delivery.sent
+        assert [o.recipient for o in explicit.delivery.unknown] == [HEAD_SXD] and not explicit.delivery.sent
+        assert "outcome unknown, not retried" in caplog.text
+        forced = run_digests(sqlite_db.engine, settings, DIGEST_DAY, backoff=0, explicit=True, retry_unknown=True)
+        assert [o.recipient for o in forced.delivery.sent] == [HEAD_SXD]
+        assert len(server.mailbox.to(HEAD_SXD)) == 2  # an operator asked: it may now have arrived twice
+        assert deliveries(sqlite_db.engine)[HEAD_SXD]["status"] == "sent"
+    finally:
+        server.stop()
+
+
+def test_a_connection_lost_before_data_is_a_failure_retried(sqlite_db):
+    """Refused at RCPT then the connection closed: nothing was sent, so it is retried, not 'unknown'."""
+    load_province(sqlite_db.engine, sqlite_db.settings(), sqlite_db.dir)
+    server = SmtpServer().start()
+    try:
+        server.mailbox.refuse = {HEAD_SXD: ["421 4.3.2 Service shutting down"]}
+        settings = smtp_settings(sqlite_db.url, sqlite_db.dir, server.port)
+        run = run_digests(sqlite_db.engine, settings, DIGEST_DAY, backoff=0)
+        assert HEAD_SXD in {o.recipient for o in run.delivery.sent} and not run.delivery.unknown
+        assert deliveries(sqlite_db.engine)[HEAD_SXD]["attempts"] == 2
+        assert len(server.mailbox.to(HEAD_SXD)) == 1
+    finally:
+        server.stop()

@@ -129,9 +129,14 @@ def test_role_and_units_apply_at_the_users_next_request(office, engine):
     resp = post(admin, f"/admin/users/{ids['lan']}", display_name="Lan", role="reception", units=["U2", "U3"],
                 active="1")
     assert resp.status_code == 302
-    assert lan.get("/unit/U3").status_code == 200  # same session, new scope
+    assert lan.get("/unit/U3").status_code == 302  # the session granted at login is over
+    lan = login(app, "lan")
+    assert lan.get("/unit/U3").status_code == 200
     post(admin, f"/admin/users/{ids['lan']}", display_name="Lan", role="cchc", active="1")
-    assert lan.get("/imports").status_code == 200
+    assert lan.get("/imports").status_code == 302
+    assert login(app, "lan").get("/imports").status_code == 200
+    post(admin, f"/admin/users/{ids['lan']}", display_name="Lan Nguyễn", role="cchc", active="1")
+    assert admin.get("/").status_code == 200  # a new display name ends nothing
     events = [e for e in admin.get("/admin").text.split('id="events-table"')[1].split("</table>")[0].split("<tr>")]
     assert any("Sửa người dùng" in e and "Cán bộ Một cửa → Cán bộ CCHC" in e for e in events)
 
