@@ -42,6 +42,12 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if value is None:
         raise argparse.ArgumentTypeError("a date and time is needed, e.g. '2026-02-13 16:30'")
+    from tracker.calendar import OutOfCalendar, check_covered
+
+    try:
+        check_covered(value.year)
+    except OutOfCalendar as exc:
+        raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
     return value
 
 
@@ -53,8 +59,10 @@ def _limit(text: str):  # noqa: ANN202
 
 
 def _year(text: str) -> int:
-    if not text.isdigit() or not 1900 <= int(text) <= 2200:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a year from 1900 to 2200")
+    from tracker.calendar import FIRST_YEAR, LAST_YEAR
+
+    if not text.isdigit() or not FIRST_YEAR <= int(text) <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a year from {FIRST_YEAR} to {LAST_YEAR}")
     return int(text)
 
 
@@ -138,8 +146,13 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
 
     limit = args.limit
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
-                     rules=rules, lang=args.lang)
+    from tracker.calendar import OutOfCalendar
+
+    try:
+        ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
+                         rules=rules, lang=args.lang)
+    except OutOfCalendar as exc:
+        raise CliError(f"due: {exc}", 2) from None
     if args.format == "json":
         json.dump({"received_at": _fmt(args.received), "limit": {"value": limit.value, "unit": limit.unit},
                    "due_at": _fmt(ex.due), "steps": ex.lines(args.lang)}, sys.stdout, ensure_ascii=False,
@@ -209,7 +222,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     cal, rules = settings.work_calendar(), settings.rule_settings()
     c, limit = classify_row(r, as_of, cal, rules)
     steps = []
-    if limit and r["received_at"]:
+    if limit and r["received_at"] and c.computed_due is not None:  # none: the limit cannot be counted
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],
                             channel=r["channel"], rules=rules, lang=args.lang).lines(args.lang)
     info = {

@@ -282,7 +282,7 @@ def dossier(code: str):  # noqa: ANN201
     now = current_now()
     c, limit = classify_row(r, now, cal, rules)
     steps = []
-    if limit and r["received_at"]:
+    if limit and r["received_at"] and c.computed_due is not None:  # none: the limit cannot be counted
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
                             rules=rules, lang=lang()).lines(lang())
     events = [(r[k], label("ev", name)) for k, name in (

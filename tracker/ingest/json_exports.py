@@ -27,7 +27,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.ingest.base import FileRejected, Rows, Source, open_binary, require, sniff_text_encoding
+from tracker.ingest.base import (
+    DEFAULT_LIMITS,
+    FileRejected,
+    ReadLimits,
+    Rows,
+    Source,
+    file_size,
+    open_binary,
+    require,
+    sniff_text_encoding,
+)
 from tracker.ingest.columns import ColumnMap, match_header
 from tracker.ingest.text import fold
 from tracker.ingest.values import LOCAL, ValueProblem, parse_channel, parse_status
@@ -213,9 +223,10 @@ def _keys_found(records: list) -> str:
     return text or "no keys (the records are not objects)"
 
 
-def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] | None = None
-              ) -> tuple[Source, ColumnMap, Rows]:
+def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] | None = None,
+              limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
+    limits.check_size(path.name, file_size(path))  # read whole: a document in memory is several times its bytes
     enc = sniff_text_encoding(path)
     with open_binary(path) as fh:
         text = fh.read().decode(enc.codec)
@@ -233,6 +244,7 @@ def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] 
         top = ", ".join(f"'{k}'" for k in list(doc)[:20]) if isinstance(doc, dict) else type(doc).__name__
         raise FileRejected(f"{path.name}: no list of dossiers in this JSON (expected a list, or one under "
                            f"'data', 'DanhSachHoSo', 'items' or 'content'); found {top}")
+    limits.check_rows(path.name, len(records), "records")
     flavour = flavour or guess_flavour(records) or ("portal-json" if not records else None)
     if flavour is None:
         raise FileRejected(f"{path.name}: JSON records have neither national-portal keys (MaHoSo, "

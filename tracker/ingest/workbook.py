@@ -1,5 +1,11 @@
 """Excel workbooks, .xlsx and the old binary .xls, read with python-calamine.
 
+Before calamine sees an .xlsx, its zip is checked (`check_xlsx`): the parts' uncompressed sizes,
+each sheet's declared <dimension> and the cells it really holds (calamine allocates a dense grid
+from the first cell to the last: one cell at XFD1048576 is 512 GB). An .xls (BIFF) cannot grow
+past 65,536 x 256 cells; its file size is checked first and its grid once loaded. Rows are then
+streamed from calamine, not converted into one list.
+
 The first sheet with a recognisable header is read. Line numbers are the spreadsheet's row
 numbers (1-based), so a rejected row can be found in Excel. Date cells become the strings the
 date parser reads ("02/03/2026 08:00:00", a date alone "05/03/2026"); whole numbers lose their
@@ -10,7 +16,10 @@ values.parse_datetime.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -18,13 +27,16 @@ from typing import TypeVar
 from python_calamine import CalamineError, CalamineWorkbook
 
 from tracker.ingest.base import (
+    DEFAULT_LIMITS,
     HEADER_SCAN_ROWS,
     FileRejected,
+    ReadLimits,
     Rows,
     Source,
     clean,
     data_rows,
     file_sha256,
+    file_size,
     find_header,
     open_binary,
     require,
@@ -86,9 +98,13 @@ def _calamine(where: str, call: Callable[[], T]) -> T:
         raise FileRejected(f"{where}: not a readable Excel workbook (damaged: {reason})") from None
 
 
-def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
-                  ) -> tuple[Source, ColumnMap, Rows]:
+def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
+                  limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
+    if fmt == "xlsx" and zipfile.is_zipfile(path):
+        check_xlsx(path, limits)
+    else:
+        limits.check_size(path.name, file_size(path))
     sha = file_sha256(path)
     with open_binary(path) as fh:
         book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
@@ -99,8 +115,12 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
             where = f"{path.name} sheet '{name}'"
             try:
                 sheet = _calamine(where, lambda i=index: book.get_sheet_by_index(i))
+                limits.check_grid(where, sheet.end[0] + 1 if sheet.height else 0,
+                                  sheet.end[1] + 1 if sheet.width else 0)
                 head = _calamine(where, lambda s=sheet: s.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS))
             except FileRejected as exc:
+                if "setting import.max_" in str(exc):
+                    raise
                 notes.append(f"sheet '{name}': {str(exc).split(': ', 1)[-1]}")
                 continue
             search = find_header(_rows(head), overrides, "row")
@@ -108,14 +128,115 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
                 notes.append(f"sheet '{name}': {search.found()}")
                 continue
             require(search.cmap, f"{where} row {search.line}")
-            everything = _calamine(where, lambda s=sheet: s.to_python(skip_empty_area=False))
             src.skipped.extend(f"sheet '{name}' {t}" for t in search.titles)
-            rows = _rows(everything[search.line:])
+            rows = _rows(_stream(sheet, where, search.line))
             return src, search.cmap, data_rows(_renumber(rows, search.line), search.cmap, src, "row")
     found = "; ".join(notes) if notes else "no sheets"
     raise FileRejected(f"{path.name}: no sheet has a recognisable header row in its first "
                        f"{HEADER_SCAN_ROWS} rows (expected columns such as 'Mã hồ sơ', 'Ngày tiếp nhận', "
                        f"'Trạng thái'); found {found}")
+
+
+def _stream(sheet, where: str, skip: int) -> Iterator[list[Cell]]:  # noqa: ANN001 - a CalamineSheet
+    """The sheet's rows after the first `skip`, one at a time, as to_python(skip_empty_area=False)
+    has them: iter_rows starts at the first row but at the first used column, so each row is padded."""
+    pad = [""] * sheet.start[1] if sheet.height else []
+    rows = _calamine(where, sheet.iter_rows)
+    for i, row in enumerate(rows):
+        if i >= skip:
+            yield pad + row if pad else row
+
+
+# ----- checking an .xlsx before calamine reads it ---------------------------------------------------
+
+_SHEET_PART = re.compile(r"^xl/(?:worksheets|dialogsheets|macrosheets)/[^/]+\.xml$", re.IGNORECASE)
+_TAG = rb"<(?:[A-Za-z_][\w.-]*:)?"
+_DIMENSION = re.compile(_TAG + rb"dimension\s[^>]*?\bref=\"([A-Z]{0,3})(\d*)(?::([A-Z]{0,3})(\d*))?\"")
+_ROW_REF = re.compile(_TAG + rb"row\s[^>]*?\br=\"(\d{1,12})\"")
+_ROW = re.compile(_TAG + rb"row[\s>/]")
+_CELL = re.compile(_TAG + rb"c[\s>/]")
+# a cell with content (not a self-closing, style-only <c r="XFD1" s="3"/>: calamine skips those)
+_CELL_ANY_REF = re.compile(_TAG + rb"c\s[^>]*?\br=\"")  # a cell without one is the next column along
+_CELL_REF = re.compile(_TAG + rb"c\s[^>]*?\br=\"([A-Z]{1,4})(\d{1,12})\"[^>]*?(?<!/)>")
+_SCAN = 4 << 20
+
+
+def column_number(letters: bytes | str) -> int:
+    """'A' -> 1, 'XFD' -> 16384."""
+    n = 0
+    for ch in letters.decode("ascii") if isinstance(letters, bytes) else letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def check_xlsx(path: Path, limits: ReadLimits) -> None:
+    """FileRejected unless the workbook's parts, uncompressed, and every sheet's declared and real
+    extent are within `limits`. Reads each sheet's XML once, streamed (no more than a few MB held)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            limits.check_size(path.name, sum(i.file_size for i in infos), " uncompressed")
+            for info in infos:
+                if _SHEET_PART.match(info.filename):
+                    _check_sheet(z, info, f"{path.name} ({info.filename})", limits)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
+        if isinstance(exc, FileRejected):
+            raise
+        raise FileRejected(f"{path.name}: not a readable Excel workbook ({exc})") from None
+    except OSError as exc:
+        raise FileRejected(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _check_sheet(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limits: ReadLimits) -> None:
+    max_row = max_col = rows = 0
+    widest = current = 0  # cells in a row: counted once some cell carries no reference
+    unreferenced = False
+    size, carry, first = 0, b"", True
+    with z.open(info) as fh:
+        while chunk := fh.read(_SCAN):
+            size += len(chunk)
+            limits.check_size(where, size, " uncompressed")
+            text = carry + chunk
+            cut = text.rfind(b"<")  # a tag cut by the chunk's end is read with the next chunk
+            if cut > text.rfind(b">"):
+                text, carry = text[:cut], text[cut:]
+            else:
+                carry = b""
+            if first and (dim := _DIMENSION.search(text)):
+                _check_dimension(dim, where, limits)
+            first = False
+            refs = _ROW_REF.findall(text)
+            if refs:
+                max_row = max(max_row, max(map(int, refs)))
+            rows += len(_ROW.findall(text))
+            cells = _CELL_REF.findall(text)
+            if cells:
+                max_col = max(max_col, max(map(column_number, {c for c, _ in cells})))
+                max_row = max(max_row, max(map(int, (r for _, r in cells))))
+            if not unreferenced and len(_CELL.findall(text)) > len(_CELL_ANY_REF.findall(text)):
+                unreferenced = True
+            if unreferenced:
+                widest, current = _widest_row(text, widest, current)
+    limits.check_grid(where, max(max_row, rows), max(max_col, widest))
+
+
+def _check_dimension(dim: re.Match, where: str, limits: ReadLimits) -> None:
+    """The sheet's own <dimension ref="A1:XFD1048576">: what it claims is checked as if true."""
+    last_col, last_row = (dim.group(3), dim.group(4)) if dim.group(3) is not None else (dim.group(1), dim.group(2))
+    rows = int(last_row) if last_row else 0
+    columns = column_number(last_col) if last_col else 0
+    limits.check_grid(where, rows, columns, " (its declared dimension)")
+
+
+def _widest_row(text: bytes, widest: int, current: int) -> tuple[int, int]:
+    """The most cells in one row so far; `current`: cells in the row still open at the last chunk."""
+    parts = _ROW.split(text)
+    current += len(_CELL.findall(parts[0]))
+    widest = max(widest, current)
+    for part in parts[1:]:
+        current = len(_CELL.findall(part))
+        widest = max(widest, current)
+    return widest, current
 
 
 def _renumber(rows: Rows, offset: int) -> Rows:
