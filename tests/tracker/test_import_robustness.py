@@ -287,7 +287,7 @@ def test_an_import_that_fails_half_way_still_builds_the_indexes(engine, settings
 
     monkeypatch.setattr(loader._Writer, "flush", failing)
     res = import_file(engine, settings, path, batch_size=500)
-    assert res.status == "failed" and "the import stopped after 500 row(s): disk full" in res.message
+    assert res.status == "failed" and "the import stopped after 500 row(s): OSError: disk full" in res.message
     with engine.connect() as conn:  # the run says so: not left `running`
         assert conn.execute(select(ImportRun.status, ImportRun.message).where(ImportRun.id == res.run_id)).one() \
             == ("failed", res.message)
