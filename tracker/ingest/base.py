@@ -55,13 +55,11 @@ class ReadLimits:
 
     def check_grid(self, where: str, rows: int, columns: int, what: str = "") -> None:
         """Rows, columns and cells (rows x columns: what a workbook reader allocates) of a sheet."""
-        self.check_rows(where, rows, f"rows{what}")
-        if columns > self.columns:
-            raise FileRejected(f"{where}: {columns} columns{what}, more than the {self.columns} an import "
-                               "reads (setting import.max_columns)")
-        if rows * columns > self.cells:
-            raise FileRejected(f"{where}: {rows} rows x {columns} columns{what} = {rows * columns} cells, more "
-                               f"than the {self.cells} an import reads (setting import.max_cells)")
+        for name, n, most in (("rows", rows, self.rows), ("columns", columns, self.columns),
+                              ("cells", rows * columns, self.cells)):
+            if n > most:
+                raise FileRejected(f"{where}: {rows} rows x {columns} columns{what}, more than the {most} {name} "
+                                   f"an import reads (setting import.max_{name})")
 
 
 DEFAULT_LIMITS = ReadLimits()
