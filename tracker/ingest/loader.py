@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
@@ -146,10 +148,18 @@ class _Catalogue:
         self._unit_memo: dict[tuple[str, str], int] = {}
 
     def _insert(self, conn, model, values: dict) -> int:  # noqa: ANN001
+        """A new unit or procedure; the one with its code if another import made it meanwhile (two
+        sources at once: the unique code would otherwise fail the batch)."""
         if self.dry_run:
             self._fake -= 1
             return self._fake
-        return conn.execute(model.__table__.insert().values(**values)).inserted_primary_key[0]
+        table = model.__table__
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        key = conn.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["code"])
+                           ).inserted_primary_key
+        if key and key[0] is not None:
+            return key[0]
+        return conn.execute(select(table.c.id).where(table.c.code == values["code"])).scalar_one()
 
     def unit(self, conn, rec: dict) -> int:  # noqa: ANN001
         memo_key = (rec.get("unit_code", ""), rec.get("unit_name", ""))
@@ -520,7 +530,7 @@ class _Writer:
         status, first seen finished, data hash) of those a row of the batch differs from."""
         seen, parse, build = self.seen, self.parser.parse, self._build
         rows: list[dict[str, Any]] = []
-        history: list[tuple[str, int | None, int]] = []
+        history: list[tuple[str, int | None, int, int]] = []  # code, previous status, status, seq
         rejections: list[Rejection] = []
         pending: dict[str, str] = {}  # code -> hash, rows of this batch
         inserted = updated = unchanged = 0
@@ -557,11 +567,13 @@ class _Writer:
             rows.append(row)
             if old is None:
                 inserted += 1
-                history.append((code, None, row["status"]))
+                history.append((code, None, row["status"], 0))
             else:
                 updated += 1
                 if old[1] != row["status"]:
-                    history.append((code, old[1], row["status"]))
+                    # the next entry after the last one this batch saw: if another import wrote it
+                    # meanwhile (from the same stale view), the unique (dossier, seq) drops this one
+                    history.append((code, old[1], row["status"], 0 if old[4] is None else old[4] + 1))
         res = self.result
         res.rows_read += len(batch)
         res.inserted += inserted
@@ -705,7 +717,9 @@ def _absent_columns(cmap: ColumnMap) -> frozenset[str]:
 
 # what the import keeps the same for every row of a run: written as SQL literals, not bound per row
 _RUN_CONSTANTS = ("import_run_id", "created_at", "updated_at", "derived_fp")
-_DETAILS = "code, row_hash, status, first_seen_finished_at, data_hash"  # of a stored dossier whose row changed
+# of a stored dossier whose row changed; the last seq of its history
+_DETAILS = ("d.code, d.row_hash, d.status, d.first_seen_finished_at, d.data_hash, "
+            "(SELECT max(s.seq) FROM status_change s WHERE s.dossier_id = d.id)")
 
 
 class _SqliteStore:
@@ -750,10 +764,11 @@ class _SqliteStore:
         sets = ", ".join(f"{c} = excluded.{c}" for c in names if c not in _KEEP_ON_UPDATE)
         self.upsert_sql = (f"INSERT INTO dossier ({', '.join(names)}) VALUES ({', '.join(values)}) "
                            f"ON CONFLICT (code) DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
-        history = ("INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
+        history = ("INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id) "
                    f"SELECT id, {{}}, {stamp}, {constants['import_run_id']} FROM dossier")
-        self.history_sql = history.format("?, ?") + " WHERE code = ?"
-        self.new_history_sql = history.format("NULL, status") + " WHERE id > ? ORDER BY id"
+        skip = " ON CONFLICT (dossier_id, seq) DO NOTHING"  # already recorded (tracker.models.StatusChange)
+        self.history_sql = history.format("?, ?, ?") + " WHERE code = ?" + skip
+        self.new_history_sql = history.format("NULL, status, 0") + " WHERE id > ? ORDER BY id" + skip
         self.pick = itemgetter(*self.columns)
 
     def unchanged(self, cursor, codes: list[str], hashes: list[str]) -> dict[str, str]:  # noqa: ANN001
@@ -777,7 +792,7 @@ class _SqliteStore:
         found: list[tuple] = []
         for i in range(0, len(codes), self.CHUNK):
             chunk = codes[i:i + self.CHUNK]
-            cursor.execute(f"SELECT {columns} FROM dossier WHERE code IN ({', '.join('?' * len(chunk))})", chunk)
+            cursor.execute(f"SELECT {columns} FROM dossier d WHERE d.code IN ({', '.join('?' * len(chunk))})", chunk)
             found += cursor.fetchall()
         return found
 
@@ -807,14 +822,14 @@ class _SqliteStore:
             values[i] = 1 if values[i] else 0
         return values
 
-    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int, int]]) -> None:  # noqa: ANN001
         """Upsert the rows; then the history: of the new dossiers (every one the upsert inserted:
         they have the ids after the largest, SQLite's rowid rule, as nothing else writes to the
         table inside the batch's transaction) in one statement, status changes by code."""
         last_id = cursor.execute("SELECT max(id) FROM dossier").fetchone()[0] or 0
         cursor.executemany(self.upsert_sql, [self.params(r) for r in rows])
         cursor.execute(self.new_history_sql, (last_id,))
-        cursor.executemany(self.history_sql, [(prev, status, code) for code, prev, status in history
+        cursor.executemany(self.history_sql, [(prev, status, seq, code) for code, prev, status, seq in history
                                               if prev is not None])
 
 
@@ -853,7 +868,7 @@ class _PgStore:
     def moment(value: datetime | None) -> datetime | None:
         return value
 
-    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int, int]]) -> None:  # noqa: ANN001
         """COPY the batch into a transaction-scoped staging table, then one INSERT … SELECT …
         ON CONFLICT whose RETURNING feeds the history: a round trip per batch, not one per row."""
         cols = ", ".join(self.columns)
@@ -873,13 +888,14 @@ class _PgStore:
         if not history:
             cursor.execute(upsert)
             return
-        codes, prevs, statuses = (list(x) for x in zip(*history, strict=True))
+        codes, prevs, statuses, seqs = (list(x) for x in zip(*history, strict=True))
         cursor.execute(
             f"WITH written AS ({upsert} RETURNING id, code) "
-            "INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
-            "SELECT w.id, v.prev, v.st, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[]) "
-            "WITH ORDINALITY AS v(code, prev, st, n) JOIN written AS w ON w.code = v.code ORDER BY v.n",
-            (self.now, self.run_id, codes, prevs, statuses), binary=True)
+            "INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id) "
+            "SELECT w.id, v.prev, v.st, v.seq, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[], %s::int[]) "
+            "WITH ORDINALITY AS v(code, prev, st, seq, n) JOIN written AS w ON w.code = v.code ORDER BY v.n "
+            "ON CONFLICT (dossier_id, seq) DO NOTHING",  # already recorded (tracker.models.StatusChange)
+            (self.now, self.run_id, codes, prevs, statuses, seqs), binary=True)
 
 
 def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None, limits: ReadLimits):  # noqa: ANN202
