@@ -270,8 +270,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Most megabytes a file may hold uncompressed (an .xlsx's parts; HTML, JSON and .xls files "
             "are read whole).", _int_range(1, 1_000_000)),
     Setting("import.upload_memory_mb", 4096,
-            "Memory (address space) of the process that reads a file uploaded on the web; a file that "
-            "needs more is rejected and the web worker lives on.", _int_range(256, 1_000_000)),
+            "Memory (MB of address space, beyond the web worker's own) the process that reads a file "
+            "uploaded on the web may use; a file that needs more is rejected and the web worker lives on.",
+            _int_range(256, 1_000_000)),
     Setting("import.upload_seconds", 900,
             "Seconds a web upload's import may take before it is stopped and the file rejected.",
             _int_range(5, 86_400)),

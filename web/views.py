@@ -399,7 +399,7 @@ def _upload():  # noqa: ANN202
     import tempfile
     from pathlib import Path
 
-    from tracker.ingest import import_file
+    from tracker.ingest.isolated import import_isolated
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -409,7 +409,7 @@ def _upload():  # noqa: ANN202
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         upload.save(path)
-        res = import_file(engine(), settings(), path, source="upload")
+        res = import_isolated(engine(), settings(), path, source="upload")  # a child with memory and time limits
     from web.scope import forget_tree
 
     forget_tree(engine())
