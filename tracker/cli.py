@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tracker.config import ConfigError, Settings, load_settings
+from tracker.display import safe_text
 from tracker.export import safe_cell
 from tracker.rules import CLASSES, LimitError, parse_limit
 
@@ -99,8 +100,14 @@ def _fresh(engine: Engine, settings: Settings) -> None:
         refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
 
 
+def _shown(value: Any) -> Any:  # noqa: ANN401
+    """Text for the terminal: no ESC sequences, no bidi overrides, one line (tracker.display)."""
+    return safe_text(value, one_line=True) if isinstance(value, str) else value
+
+
 def _write_rows(rows: list[dict[str, Any]], fmt: str, out=None) -> None:  # noqa: ANN001
     out = out or sys.stdout
+    rows = [{k: _shown(v) for k, v in r.items()} for r in rows]
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")
@@ -239,6 +246,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         "excess_hours": None if c.excess_hours is None else round(c.excess_hours, 2),
         "due_explained": steps,
     }
+    info = {k: [_shown(s) for s in v] if isinstance(v, list) else _shown(v) for k, v in info.items()}
     if args.format == "json":
         json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -256,8 +264,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
 def _print_import(res) -> None:  # noqa: ANN001
     if res.status in ("failed", "busy"):
         for rej in res.rejections[:10]:
-            print(f"  {rej}", file=sys.stderr)
-        print(f"tthc: {res.message}", file=sys.stderr)
+            print(f"  {_shown(str(rej))}", file=sys.stderr)
+        print(f"tthc: {_shown(res.message)}", file=sys.stderr)
         return
     summary = [{"rows read": res.rows_read, "inserted": res.inserted, "updated": res.updated,
                 "unchanged": res.unchanged, "rejected": res.rejected, "seconds": round(res.seconds, 2)}]
@@ -265,13 +273,15 @@ def _print_import(res) -> None:  # noqa: ANN001
     print(f"{res.file} ({res.format or 'csv'}, {res.status}{run})")
     _write_rows(summary, "table")
     for note in res.skipped[:5]:
-        print(f"skipped {note}")
+        print(f"skipped {_shown(note)}")
+    for note in res.warnings[:5]:
+        print(f"warning: {note}")
     if res.new_units:
-        print(f"new units ({len(res.new_units)}): {', '.join(res.new_units[:10])}")
+        print(f"new units ({len(res.new_units)}): {_shown(', '.join(res.new_units[:10]))}")
     if res.new_procedures:
         print(f"new procedures: {len(res.new_procedures)}")
     for rej in res.rejections[:20]:
-        print(f"rejected {rej}", file=sys.stderr)
+        print(f"rejected {_shown(str(rej))}", file=sys.stderr)
     if res.rejected > 20:
         print(f"… and {res.rejected - 20} more rejected row(s)", file=sys.stderr)
     if res.rejected and res.run_id is not None:

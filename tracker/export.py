@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from tracker.display import safe_text
 from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, Unit
 from tracker.rules import TimeLimit
 
@@ -36,9 +37,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Text for a spreadsheet cell (every CSV and XLSX export goes through this): without control
+    characters or bidi overrides (openpyxl refuses most controls: IllegalCharacterError, and one
+    unit name would break every report), and neutralised where a spreadsheet would run a formula."""
+    if isinstance(value, str):
+        value = safe_text(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
     return value
 
 
