@@ -136,10 +136,18 @@ def _fmt(dt: datetime | None) -> str | None:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.db import head_revision, upgrade
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
-    engine = _engine(settings, need_schema=False)
-    upgrade(engine)
+    from tracker.db import head_revision, upgrade
+    from tracker.ingest.loader import stopped_reason
+
+    try:
+        engine = _engine(settings, need_schema=False)
+        upgrade(engine)
+    except (OSError, SQLAlchemyError) as exc:  # a read-only location, a full disk, a server that refuses
+        url = make_url(settings.get("database.url")).render_as_string(hide_password=True)
+        raise CliError(f"database: cannot create or upgrade {url}: {stopped_reason(exc)}") from None
     print(f"Database ready at revision {head_revision()} ({engine.url.render_as_string(hide_password=True)})")
     return 0
 

@@ -480,6 +480,9 @@ def _data_hash(row: dict[str, Any]) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+_COUNTERS = ("rows_read", "inserted", "updated", "unchanged", "rejected", "cleaned")
+
+
 class _Writer:
     """Takes raw rows; every batch: look up, parse what changed, derive, upsert, record."""
 
@@ -503,6 +506,18 @@ class _Writer:
         if not len(batch):
             return
         res, conn = self.result, self.conn
+        counted, warned = [getattr(res, k) for k in _COUNTERS], len(res.warnings)
+        try:
+            rejections = self._flush(conn, batch)
+        except BaseException:  # the batch's transaction was rolled back: so are its counts
+            for k, v in zip(_COUNTERS, counted, strict=True):
+                setattr(res, k, v)
+            del res.warnings[warned:]
+            raise
+        res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
+
+    def _flush(self, conn, batch: Batch) -> list[Rejection]:  # noqa: ANN001
+        """One batch in one transaction; the rejections."""
         with conn.begin():
             cursor = conn.connection.driver_connection.cursor()
             try:
@@ -521,7 +536,7 @@ class _Writer:
                     self._write(conn, cursor, rows, history, rejections)
             finally:
                 cursor.close()
-        res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
+        return rejections
 
     def _sort(self, conn, batch: Batch, stored: dict[str, str], details: dict[str, tuple]  # noqa: ANN001
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int | None, int]], list[Rejection]]:
