@@ -129,3 +129,29 @@ def in_child(call: Callable[[], object], *, memory_mb: int = 1024, seconds: floa
 def _address_space() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def biff8(cells: list[tuple[int, int, str | float]], *, dimensions: tuple[int, int, int, int] | None = None,
+          sheet: str = "Danh sách") -> bytes:
+    """An .xls (OLE2 + BIFF8) whose cells sit where told (row, column: 0-based, up to 65535, 255) and
+    whose DIMENSIONS record claims what it is told (first row, last row + 1, first column, last + 1)."""
+    import struct
+
+    from tests.fixtures_gen import _biff8, _compound_file, _record
+
+    width = max((c for _, c, _ in cells), default=0) + 1
+    height = max((r for r, _, _ in cells), default=0) + 1
+    grid: list[list[str | float]] = [[""] * 1 for _ in range(1)]
+    stream = _biff8(grid, sheet)
+    head, _, _ = stream.rpartition(_record(0x000A))  # the sheet's EOF: cells go before it
+    dims = dimensions or (0, height, 0, width)
+    body = b"".join(
+        _record(0x0203, struct.pack("<HHHd", r, c, 0, v)) if isinstance(v, float)
+        else _record(0x0204, struct.pack("<HHHH", r, c, 0, len(v.encode("utf-16-le")) // 2) + b"\x01"
+                     + v.encode("utf-16-le"))  # LABEL: an inline string
+        for r, c, v in cells)
+    old_dims = _record(0x0200, struct.pack("<IIHHH", 0, 1, 0, 1, 0))
+    head = head.replace(old_dims, _record(0x0200, struct.pack("<IIHHH", dims[0], dims[1], dims[2], dims[3], 0)))
+    stream = head + body + _record(0x000A)
+    stream += b"" if len(stream) >= 4096 else b"\x00" * 0
+    return _compound_file(stream)

@@ -91,14 +91,31 @@ def test_an_ordinary_workbook_streams_its_rows_in_place(tmp_path):
 def test_an_old_xls_is_held_to_the_same_limits(tmp_path):
     path = fx.write_xls(tmp_path / "old.xls")
     rows = len(fx.DOSSIERS) + 1
-    with pytest.raises(FileRejected, match=rf"old.xls sheet 'Danh sách': {rows} rows x 18 columns, more than the 2 "):
+    with pytest.raises(FileRejected, match=rf"old.xls: {rows} rows x 18 columns \(its declared dimension\), more "
+                                           "than the 2 rows"):
         open_export(path, None, None, ReadLimits(rows=2))
-    with pytest.raises(FileRejected, match=rf"{rows} rows x 18 columns, more than the 20 cells"):
+    with pytest.raises(FileRejected, match=rf"{rows} rows x 18 columns \(its declared dimension\), more than the 20 "
+                                           "cells"):
         open_export(path, None, None, ReadLimits(cells=20))
     padded = tmp_path / "padded.xls"
     padded.write_bytes(path.read_bytes() + b"\0" * (2 << 20))
     with pytest.raises(FileRejected, match="padded.xls: 2 MB, more than the 1 MB an import reads"):
         open_export(padded, None, None, ReadLimits(megabytes=1))
+
+
+def test_an_xls_that_forges_its_dimensions_or_hides_a_far_cell_is_rejected_unread(tmp_path):
+    header = [(0, i, h) for i, h in enumerate(hx.HEADER)]
+    forged = tmp_path / "forged.xls"
+    forged.write_bytes(hx.biff8(header, dimensions=(0, 8_815_137, 62_975, 62_972)))  # made calamine abort
+    kind, outcome = _read_all(forged)
+    assert kind == "ok" and "a damaged or forged file" in outcome
+    upside_down = tmp_path / "upside.xls"
+    upside_down.write_bytes(hx.biff8(header, dimensions=(2, 1, 0, 4)))  # first row after the last: 29 TB
+    assert "a damaged or forged file" in _read_all(upside_down)[1]
+    far = tmp_path / "far.xls"  # declares 1 x 4, holds a cell at row 65,536 column 256: a 537 MB grid
+    far.write_bytes(hx.biff8([*header, (65535, 255, 1.0)], dimensions=(0, 1, 0, 4)))
+    kind, outcome = _read_all(far, ReadLimits(cells=4_000_000))
+    assert kind == "ok" and "far.xls: 65536 rows x 256 columns, more than the 4000000 cells" in outcome
 
 
 # ----- HTML, JSON, CSV ----------------------------------------------------------------------------

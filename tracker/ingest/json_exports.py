@@ -131,8 +131,8 @@ def _pick(value: Any, reads: Callable[[str], object]) -> str:
 
 def _epoch(value: Any) -> str:
     """iGate sometimes sends epoch milliseconds instead of ISO text."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return scalar_text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e16 or not math.isfinite(value):
+        return scalar_text(value)  # 1e16: beyond any epoch in milliseconds (and a 400-digit int overflows a float)
     seconds = value / 1000 if abs(value) >= 1e11 else value
     if not _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]:
         return scalar_text(value)  # not an epoch (20260302080000 is yyyyMMddHHmmss): the date parser decides

@@ -19,7 +19,7 @@ import math
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from operator import methodcaller
 from pathlib import Path
@@ -40,8 +40,10 @@ from tracker.ingest.base import (
     file_size,
     find_header,
     open_binary,
+    read_head,
     require,
 )
+from tracker.ingest.biff import OLE_MAGIC, check_xls
 from tracker.ingest.columns import ColumnMap
 
 T = TypeVar("T")
@@ -75,8 +77,11 @@ def cell_text(value: Cell) -> str:
     return clean(str(value))
 
 
-def _rows(sheet_rows: list[list[Cell]]) -> Rows:
+def _rows(sheet_rows: Iterable[list[Cell]]) -> Rows:
     for i, row in enumerate(sheet_rows, 1):
+        if row.count("") == len(row):  # an empty row (a sparse sheet has thousands): not cell by cell
+            yield i, []
+            continue
         yield i, [cell_text(v) for v in row]
 
 
@@ -106,6 +111,8 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
         check_xlsx(path, limits)
     else:
         limits.check_size(path.name, file_size(path))
+        if read_head(path, 8) == OLE_MAGIC:
+            check_xls(path, limits)
     sha = file_sha256(path)
     with open_binary(path) as fh:
         book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
