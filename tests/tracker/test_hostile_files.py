@@ -248,6 +248,18 @@ def test_control_characters_are_removed_per_cell_and_reported(engine, settings, 
     assert run.status == "partial" and "control characters removed from 2 row(s)" in run.message
 
 
+def test_lone_surrogates_from_json_are_cleaned_or_rejected(engine, settings, tmp_path):
+    records = [fx.portal_record(d) for d in fx.DOSSIERS]
+    records[0]["DonViXuLy"], records[1]["MaHoSo"] = "@S@", "@S@"
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"data": records}).replace('"@S@"', '"S\\ud800x"'), encoding="utf-8")
+    res = import_file(engine, settings, path)
+    assert (res.status, res.cleaned, res.rejected) == ("partial", 1, 1), res.message
+    assert res.rejections[0].value == "S\\ud800x"  # the code, shown escaped
+    with engine.connect() as conn:
+        assert "Sx" in conn.execute(select(Unit.name)).scalars().all()
+
+
 def test_a_nul_in_a_rejected_row_is_stored_escaped(engine, settings, tmp_path):
     path = write_export(tmp_path / "nul.csv", [_row("HS-1", c13="Đang\x00 phân vân")])
     res = import_file(engine, settings, path)
