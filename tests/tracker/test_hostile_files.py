@@ -268,3 +268,25 @@ def test_a_nul_in_a_rejected_row_is_stored_escaped(engine, settings, tmp_path):
         value, raw = conn.execute(select(RejectedRow.value, RejectedRow.raw)).one()
     assert value == "Đang phân vân"  # removed before parsing; the status is then unknown
     assert "\x00" not in raw
+
+
+def test_a_run_whose_end_cannot_be_written_at_first_is_not_left_running(engine, settings, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.ingest import loader
+
+    finish = loader._finish_run
+    calls = []
+
+    def flaky(engine, run_id, result, *, keep_message=False):  # noqa: ANN001, ANN202
+        calls.append(keep_message)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE import_run", {}, Exception("database or disk is full"))
+        return finish(engine, run_id, result, keep_message=keep_message)
+
+    monkeypatch.setattr(loader, "_finish_run", flaky)
+    res = import_file(engine, settings, write_export(tmp_path / "ok.csv", [_row("HS-1")]))
+    assert res.status == "failed" and res.message == "ok.csv: Exception: database or disk is full; the 1 row(s) " \
+                                                      "stored before that are kept"
+    with engine.connect() as conn:
+        assert conn.execute(select(ImportRun.status)).scalar_one() == "failed"

@@ -959,10 +959,12 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
         result.status, result.message = "busy", str(exc)
         result.seconds = clock.perf_counter() - started
         return result
-    except (OSError, SQLAlchemyError) as exc:  # before a run was started, or while recording a failed one
+    except (OSError, SQLAlchemyError) as exc:  # before a run was started, or while recording its end
+        log.error("import of %s failed: %s", path.name, stopped_reason(exc))
+        if result.run_id is not None and not dry_run:  # started, then its end could not be written
+            return _stopped(engine, result, f"{path.name}: {stopped_reason(exc)}", started)
         result.status, result.message = "failed", f"{path.name}: {stopped_reason(exc)}"
         result.seconds = clock.perf_counter() - started
-        log.error("import of %s failed: %s", path.name, result.message)
         return result
 
 
