@@ -290,3 +290,10 @@ def test_a_run_whose_end_cannot_be_written_at_first_is_not_left_running(engine, 
                                                       "stored before that are kept"
     with engine.connect() as conn:
         assert conn.execute(select(ImportRun.status)).scalar_one() == "failed"
+
+
+def test_a_rejected_file_is_one_line_even_when_it_quotes_a_cell_with_a_line_break(engine, settings, tmp_path):
+    path = tmp_path / "noheader.csv"  # found by the fuzz: the reason quoted '0\n0' from the file
+    path.write_bytes(b'a;b;c\r\n;;"0\n0\x1b[2J"\r\n')
+    res = import_file(engine, settings, path)
+    assert res.status == "failed" and "\n" not in res.message and "'0 0\\x1b[2J'" in res.message

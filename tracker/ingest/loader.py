@@ -931,7 +931,7 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
     limits = read_limits(settings)
 
     def fail(message: str) -> ImportResult:
-        result.status, result.message = "failed", message
+        result.status, result.message = "failed", one_line(message)
         result.seconds = clock.perf_counter() - started
         if not dry_run:
             result.run_id = _record_failed_run(engine, source, path, result)
@@ -972,6 +972,12 @@ def read_limits(settings: Settings) -> ReadLimits:
     """The import.max_* settings, for the readers."""
     return ReadLimits(rows=settings.get("import.max_rows"), columns=settings.get("import.max_columns"),
                       cells=settings.get("import.max_cells"), megabytes=settings.get("import.max_megabytes"))
+
+
+def one_line(message: str) -> str:
+    """A reason as one line: what it quotes from the file (a cell with a line break, a control
+    character) shown escaped or as a space."""
+    return safe_text(shown(message), one_line=True)
 
 
 def stopped_reason(exc: BaseException) -> str:
@@ -1048,7 +1054,7 @@ def _stopped(engine: Engine, result: ImportResult, message: str, started: float)
     result.status = "failed"
     if result.inserted or result.updated:
         message += f"; the {result.inserted + result.updated} row(s) stored before that are kept"
-    result.message = message
+    result.message = one_line(message)
     result.seconds = clock.perf_counter() - started
     if result.run_id is None:
         return result
