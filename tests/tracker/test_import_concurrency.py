@@ -68,10 +68,12 @@ def test_the_migration_removes_duplicate_history_and_numbers_it(db_url, tmp_path
     with engine.begin() as conn:  # back to the schema before 0009 (the session's database is at head)
         conn.execute(text("DELETE FROM status_change"))
     from alembic import command
+    from alembic.script import ScriptDirectory
 
-    from tracker.db import alembic_config
+    from tracker.db import MIGRATIONS, alembic_config
 
-    command.downgrade(alembic_config(engine), "0005")
+    before = ScriptDirectory(str(MIGRATIONS)).get_revision("0009").down_revision  # the schema before 0009
+    command.downgrade(alembic_config(engine), before)
     settings = load_settings(env={}, overrides={"database.url": db_url, "paths.var_dir": str(tmp_path / "var")})
     try:
         with engine.begin() as conn:
