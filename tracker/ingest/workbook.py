@@ -107,12 +107,7 @@ def _calamine(where: str, call: Callable[[], T]) -> T:
 def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
                   limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
-    if fmt == "xlsx" and zipfile.is_zipfile(path):
-        check_xlsx(path, limits)
-    else:
-        limits.check_size(path.name, file_size(path))
-        if read_head(path, 8) == OLE_MAGIC:
-            check_xls(path, limits)
+    check_workbook(path, fmt, limits)
     sha = file_sha256(path)
     with open_binary(path) as fh:
         book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
@@ -143,6 +138,16 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
     raise FileRejected(f"{path.name}: no sheet has a recognisable header row in its first "
                        f"{HEADER_SCAN_ROWS} rows (expected columns such as 'Mã hồ sơ', 'Ngày tiếp nhận', "
                        f"'Trạng thái'); found {found}")
+
+
+def check_workbook(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """FileRejected unless calamine may open `path`: what every caller of calamine runs first."""
+    if fmt == "xlsx" and zipfile.is_zipfile(path):
+        check_xlsx(path, limits)
+    else:
+        limits.check_size(path.name, file_size(path))
+        if read_head(path, 8) == OLE_MAGIC:
+            check_xls(path, limits)
 
 
 def _stream(sheet, where: str, skip: int) -> Iterator[list[Cell]]:  # noqa: ANN001 - a CalamineSheet
