@@ -8,7 +8,7 @@ whose status is the status of the entry before it (by id) in the same dossier's 
 change. Then the remaining entries are numbered in id order.
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
