@@ -24,11 +24,18 @@ ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared s
 
 
 def _date(text: str) -> date:
+    from tracker.calendar import OutOfCalendar, check_covered
+
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text.strip(), fmt).date()
+            value = datetime.strptime(text.strip(), fmt).date()
         except ValueError:
-            pass
+            continue
+        try:
+            check_covered(value.year)
+        except OutOfCalendar as exc:
+            raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
+        return value
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
 
 

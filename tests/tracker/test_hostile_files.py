@@ -297,3 +297,9 @@ def test_a_rejected_file_is_one_line_even_when_it_quotes_a_cell_with_a_line_brea
     path.write_bytes(b'a;b;c\r\n;;"0\n0\x1b[2J"\r\n')
     res = import_file(engine, settings, path)
     assert res.status == "failed" and "\n" not in res.message and "'0 0\\x1b[2J'" in res.message
+
+
+def test_digest_dates_outside_the_calendar_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["digest", "--preview", "--date", "9999-12-31"])
+    assert exc.value.code == 2 and "outside the years the working calendar covers" in capsys.readouterr().err
