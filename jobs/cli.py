@@ -27,14 +27,18 @@ DIGEST_YEARS = (1990, 2100)  # the years the dashboard's reports cover; the cale
 
 
 def _date(text: str) -> date:
+    from tracker.calendar import OutOfCalendar, check_covered
+
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            day = datetime.strptime(text.strip(), fmt).date()
+            value = datetime.strptime(text.strip(), fmt).date()
         except ValueError:
             continue
-        if not DIGEST_YEARS[0] <= day.year <= DIGEST_YEARS[1]:
-            raise argparse.ArgumentTypeError(f"'{text}' is outside the years {DIGEST_YEARS[0]}–{DIGEST_YEARS[1]}")
-        return day
+        try:
+            check_covered(value.year)
+        except OutOfCalendar as exc:
+            raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
+        return value
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
 
 

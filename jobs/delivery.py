@@ -45,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker.clock import now_local
 from tracker.config import Settings
+from tracker.display import safe_text
 from tracker.files import open_private, private_dir
 from tracker.models import DigestDelivery
 
@@ -86,9 +87,11 @@ class Rendered:
 def render_email(name: str, context: Mapping[str, Any]) -> Rendered:
     """Render `<name>-subject.txt`, `<name>-body.txt` and `<name>-body.html` with `context`."""
     env = _env()
-    subject = " ".join(env.get_template(f"{name}-subject.txt").render(context).split())  # one line
-    text = env.get_template(f"{name}-body.txt").render(context)
-    html = env.get_template(f"{name}-body.html").render(context)
+    # names in the context come from imported data: no control characters or bidi overrides reach a
+    # mail client (tracker.display), and the subject is one line
+    subject = " ".join(safe_text(env.get_template(f"{name}-subject.txt").render(context), one_line=True).split())
+    text = safe_text(env.get_template(f"{name}-body.txt").render(context))
+    html = safe_text(env.get_template(f"{name}-body.html").render(context))
     return Rendered(subject, text, html)
 
 

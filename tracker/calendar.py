@@ -27,6 +27,12 @@ import holidays
 DECREED_TABLE = Path(__file__).parent / "data" / "decreed_days.toml"
 CULTURE_DAY_MARK = "Văn hóa Việt Nam"  # 24/11, "Ngày Văn hóa Việt Nam" (Resolution 80)
 _SPAN_MARGIN_YEARS = 2
+# The years the calendar covers: those the `holidays` package knows Vietnam's (lunar) holidays
+# for. Outside them Tết would silently count as working days, and a moment in year 9999 or 0001
+# cannot be counted at all: any moment outside raises OutOfCalendar, so no loop or recursion
+# here runs longer than this span.
+FIRST_YEAR = 1901
+LAST_YEAR = 2100
 
 
 @dataclass(frozen=True, order=True)
@@ -54,6 +60,17 @@ class DayEntry:
 
 class CalendarError(ValueError):
     """A calendar setting that cannot be used (overlapping sessions, a bad table entry)."""
+
+
+class OutOfCalendar(ValueError):
+    """A moment (or a working day counted to) outside the years the calendar covers."""
+
+
+def check_covered(year: int, what: str = "date") -> None:
+    """OutOfCalendar unless `year` is one the working calendar covers."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise OutOfCalendar(f"{what} in year {year} is outside the years the working calendar covers "
+                            f"({FIRST_YEAR}–{LAST_YEAR})")
 
 
 def _secs(t: time) -> int:
@@ -133,11 +150,12 @@ class WorkCalendar:
     def _ensure(self, year: int) -> None:
         if self._work_days and self._first_year <= year <= self._last_year:
             return
+        check_covered(year)
         first = year - _SPAN_MARGIN_YEARS
         last = year + _SPAN_MARGIN_YEARS
         if self._work_days:
             first, last = min(first, self._first_year), max(last, self._last_year)
-        self._build(max(first, 1), min(last, 9998))
+        self._build(max(first, FIRST_YEAR), min(last, LAST_YEAR))
 
     def _build(self, first_year: int, last_year: int) -> None:
         pkg = holidays.country_holidays("VN", years=range(first_year, last_year + 1), language="vi")
@@ -229,8 +247,14 @@ class WorkCalendar:
         return self._working_day(self._work_before[i]).date()
 
     def _working_day(self, k: int) -> datetime:
-        while k >= len(self._work_days):
-            self._ensure(self._last_year + 1)
+        if k >= len(self._work_days) and self._last_year < LAST_YEAR:
+            # one step to the end of the covered years (not a year at a time: each step rebuilds)
+            ahead = self._last_year + 1 + (k - len(self._work_days)) // 240
+            self._ensure(min(max(ahead, self._last_year + 1), LAST_YEAR))
+            return self._working_day(k)  # at most twice more: the span only grows towards LAST_YEAR
+        if not 0 <= k < len(self._work_days):
+            raise OutOfCalendar(f"a working day counted to beyond {LAST_YEAR}, the last year the working "
+                                "calendar covers")
         return self._work_days[k]
 
     def year_days(self, year: int) -> list[DayEntry]:

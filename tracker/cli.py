@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tracker.config import ConfigError, Settings, load_settings
+from tracker.display import safe_text
 from tracker.export import safe_cell
 from tracker.rules import CLASSES, LimitError, parse_limit
 
@@ -42,6 +43,12 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if value is None:
         raise argparse.ArgumentTypeError("a date and time is needed, e.g. '2026-02-13 16:30'")
+    from tracker.calendar import OutOfCalendar, check_covered
+
+    try:
+        check_covered(value.year)
+    except OutOfCalendar as exc:
+        raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
     return value
 
 
@@ -63,8 +70,10 @@ def _bounded(lo: int, hi: int, what: str):  # noqa: ANN202
 
 
 def _year(text: str) -> int:
-    if not text.isdigit() or not 1900 <= int(text) <= 2200:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a year from 1900 to 2200")
+    from tracker.calendar import FIRST_YEAR, LAST_YEAR
+
+    if not text.isdigit() or not FIRST_YEAR <= int(text) <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a year from {FIRST_YEAR} to {LAST_YEAR}")
     return int(text)
 
 
@@ -136,8 +145,14 @@ def _fresh(engine: Engine, settings: Settings) -> None:
         refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
 
 
+def _shown(value: Any) -> Any:  # noqa: ANN401
+    """Text for the terminal: no ESC sequences, no bidi overrides, one line (tracker.display)."""
+    return safe_text(value, one_line=True) if isinstance(value, str) else value
+
+
 def _write_rows(rows: list[dict[str, Any]], fmt: str, out=None) -> None:  # noqa: ANN001
     out = out or sys.stdout
+    rows = [{k: _shown(v) for k, v in r.items()} for r in rows]
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")
@@ -166,10 +181,18 @@ def _fmt(dt: datetime | None) -> str | None:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.db import head_revision, upgrade
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
-    engine = _engine(settings, need_schema=False)
-    upgrade(engine)
+    from tracker.db import head_revision, upgrade
+    from tracker.ingest.loader import stopped_reason
+
+    try:
+        engine = _engine(settings, need_schema=False)
+        upgrade(engine)
+    except (OSError, SQLAlchemyError) as exc:  # a read-only location, a full disk, a server that refuses
+        url = make_url(settings.get("database.url")).render_as_string(hide_password=True)
+        raise CliError(f"database: cannot create or upgrade {url}: {stopped_reason(exc)}") from None
     print(f"Database ready at revision {head_revision()} ({engine.url.render_as_string(hide_password=True)})")
     return 0
 
@@ -184,8 +207,13 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
     limit = args.limit
     _entered_days(settings)
     cal, rules = settings.work_calendar(), settings.rule_settings()
-    ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
-                     rules=rules, lang=args.lang)
+    from tracker.calendar import OutOfCalendar
+
+    try:
+        ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
+                         rules=rules, lang=args.lang)
+    except OutOfCalendar as exc:
+        raise CliError(f"due: {exc}", 2) from None
     if args.format == "json":
         json.dump({"received_at": _fmt(args.received), "limit": {"value": limit.value, "unit": limit.unit},
                    "due_at": _fmt(ex.due), "steps": ex.lines(args.lang)}, sys.stdout, ensure_ascii=False,
@@ -261,7 +289,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     limits = limit_versions(engine)
     c, limit = classify_row(r, as_of, cal, rules, limits)
     steps = []
-    if limit and r["received_at"]:
+    if limit and r["received_at"] and c.computed_due is not None:  # none: the limit cannot be counted
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"],
                             channel=r["channel"], rules=rules, lang=args.lang).lines(args.lang)
     info = {
@@ -278,6 +306,7 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         "excess_hours": None if c.excess_hours is None else round(c.excess_hours, 2),
         "due_explained": steps,
     }
+    info = {k: [_shown(s) for s in v] if isinstance(v, list) else _shown(v) for k, v in info.items()}
     if args.format == "json":
         json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -295,8 +324,8 @@ def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
 def _print_import(res) -> None:  # noqa: ANN001
     if res.status in ("failed", "busy"):
         for rej in res.rejections[:10]:
-            print(f"  {rej}", file=sys.stderr)
-        print(f"tthc: {res.message}", file=sys.stderr)
+            print(f"  {_shown(str(rej))}", file=sys.stderr)
+        print(f"tthc: {_shown(res.message)}", file=sys.stderr)
         return
     summary = [{"rows read": res.rows_read, "inserted": res.inserted, "updated": res.updated,
                 "unchanged": res.unchanged, "rejected": res.rejected, "seconds": round(res.seconds, 2)}]
@@ -304,13 +333,15 @@ def _print_import(res) -> None:  # noqa: ANN001
     print(f"{res.file} ({res.format or 'csv'}, {res.status}{run})")
     _write_rows(summary, "table")
     for note in res.skipped[:5]:
-        print(f"skipped {note}")
+        print(f"skipped {_shown(note)}")
+    for note in res.warnings[:5]:
+        print(f"warning: {note}")
     if res.new_units:
-        print(f"new units ({len(res.new_units)}): {', '.join(res.new_units[:10])}")
+        print(f"new units ({len(res.new_units)}): {_shown(', '.join(res.new_units[:10]))}")
     if res.new_procedures:
         print(f"new procedures: {len(res.new_procedures)}")
     for rej in res.rejections[:20]:
-        print(f"rejected {rej}", file=sys.stderr)
+        print(f"rejected {_shown(str(rej))}", file=sys.stderr)
     if res.rejected > 20:
         print(f"… and {res.rejected - 20} more rejected row(s)", file=sys.stderr)
     if res.rejected and res.run_id is not None:

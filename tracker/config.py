@@ -272,6 +272,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
     Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",
             _int_range(0, 10)),
+    Setting("import.max_rows", 1_048_576,
+            "Most rows a file may hold (Excel's own limit); a bigger file is rejected whole, unread.",
+            _int_range(1000, 100_000_000)),
+    Setting("import.max_columns", 1024, "Most columns a sheet or HTML table may hold.", _int_range(50, 16_384)),
+    Setting("import.max_cells", 30_000_000,
+            "Most cells (rows x columns, empty ones included) a sheet or HTML table may hold: a workbook "
+            "reader allocates about 32 bytes for each.", _int_range(10_000, 2_000_000_000)),
+    Setting("import.max_megabytes", 2048,
+            "Most megabytes a file may hold uncompressed (an .xlsx's parts; HTML, JSON and .xls files "
+            "are read whole).", _int_range(1, 1_000_000)),
+    Setting("import.upload_memory_mb", 4096,
+            "Memory (MB of address space, beyond the web worker's own) the process that reads a file "
+            "uploaded on the web may use; a file that needs more is rejected and the web worker lives on.",
+            _int_range(256, 1_000_000)),
+    Setting("import.upload_seconds", 900,
+            "Seconds a web upload's import may take before it is stopped and the file rejected.",
+            _int_range(5, 86_400)),
     Setting("report.province", "",
             "Province name at the top of the XLSX period report (Biểu 06), e.g. 'UBND tỉnh Sơn Hà'.", _str),
     Setting("scoring.rules", [],

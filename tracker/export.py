@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from tracker.display import safe_text
 from tracker.files import open_private
 from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, Supplement, Unit
 from tracker.portal766 import SupplementPair, pairs_json
@@ -39,10 +40,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would run as a formula. Text that already opens with quotes
-    before such a character gets one more, so the import's removal of one gives it back as it was."""
-    if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_START):
-        return "'" + value
+    """Text for a spreadsheet cell (every CSV and XLSX export goes through this): without control
+    characters or bidi overrides (openpyxl refuses most controls: IllegalCharacterError, and one
+    unit name would break every report), and neutralised where a spreadsheet would run a formula.
+    Text that already opens with quotes before such a character gets one more, so the import's
+    removal of one gives it back as it was."""
+    if isinstance(value, str):
+        value = safe_text(value)
+        if value.lstrip("'").startswith(_FORMULA_START):
+            return "'" + value
     return value
 
 

@@ -209,14 +209,20 @@ class Supplement(SQLModel, table=True):
 
 
 class StatusChange(SQLModel, table=True):
-    """Status history: appended by imports whenever a dossier's status changes."""
+    """Status history: appended by imports whenever a dossier's status changes.
+
+    `seq` numbers a dossier's entries 0, 1, 2 …; an import writes the entry after the last one it
+    read, and (dossier_id, seq) is unique, so two imports that saw the same change (two sources at
+    once) record it once, whatever runs concurrently (ON CONFLICT DO NOTHING, both databases)."""
 
     __tablename__ = "status_change"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq", name="uq_status_change_dossier_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     dossier_id: int = Field(foreign_key="dossier.id", index=True)
     previous_status: int | None = None
     status: int
+    seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     seen_at: datetime = Moment(default_factory=now_local)
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
 

@@ -91,8 +91,9 @@ def _table(path: Path) -> Iterator[tuple[int, list[str]]]:
     if kind in ("xlsx", "xls"):
         from python_calamine import CalamineWorkbook
 
-        from tracker.ingest.workbook import _calamine, cell_text
+        from tracker.ingest.workbook import _calamine, cell_text, check_workbook
 
+        check_workbook(path, kind)  # a sheet claiming a cell at XFD1048576 would abort calamine (issue 12)
         with open_binary(path) as fh:
             book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
         with book:

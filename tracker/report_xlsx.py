@@ -45,7 +45,7 @@ def _merge(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, value: str, *, bol
            size: int = 11, italic: bool = False, align: Alignment = _CENTER) -> None:
     if (r1, c1) != (r2, c2):
         ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
-    cell = ws.cell(r1, c1, value)
+    cell = ws.cell(r1, c1, safe_cell(value))  # the province, the reporting unit: names from settings and data
     cell.font = Font(bold=bold, size=size, italic=italic)
     cell.alignment = align
 

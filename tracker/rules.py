@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Literal
 
-from tracker.calendar import WorkCalendar
+from tracker.calendar import OutOfCalendar, WorkCalendar
 
 LimitUnit = Literal["working_days", "working_hours", "calendar_days"]
 WORKING_DAYS: LimitUnit = "working_days"
@@ -34,7 +34,14 @@ FLAGS = ("no_due", "no_finished_at", "due_exceeds_limit", "late_without_apology"
 
 
 class LimitError(ValueError):
-    """A time limit that cannot be read."""
+    """A time limit that cannot be read, or longer than any the law sets."""
+
+
+# The longest time limit a procedure can have: the law sets none beyond a working year, and
+# five calendar years is already past any (Decree 61/2018 counts in working days; a few land and
+# construction procedures count calendar days). Hours: a working year of 8-hour days. A limit
+# beyond these is a typo or an attack (9999999 working days would be counted day by day).
+MAX_LIMIT = {"working_days": 365, "calendar_days": 1826, "working_hours": 365 * 8}
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,20 @@ def parse_limit(text: str) -> TimeLimit:
                     unit = WORKING_DAYS  # "0,5 ngày": half a working day
                 if unit == CALENDAR_DAYS and value == 0:
                     unit = WORKING_DAYS  # "0 ngày": same day
-                return TimeLimit(value, unit)
+                limit = TimeLimit(value, unit)
+                check_limit(limit, text)
+                return limit
     raise LimitError(f"'{text}' is not a time limit: {_EXPECTED}")
+
+
+def check_limit(limit: TimeLimit, text: str | None = None) -> None:
+    """LimitError if `limit` is longer than MAX_LIMIT allows for its unit."""
+    most = MAX_LIMIT[limit.unit]
+    if not 0 <= limit.value <= most:
+        shown = text if text is not None else limit.describe("vi")
+        raise LimitError(f"'{shown}' is longer than the law allows for a procedure: at most "
+                         f"{MAX_LIMIT['working_days']} working days, {MAX_LIMIT['calendar_days']} calendar "
+                         f"days (5 years) or {MAX_LIMIT['working_hours']} working hours")
 
 
 # Bumped whenever this module changes what the stored derived columns of a dossier hold: every
@@ -196,7 +215,10 @@ def compute_due(
     channel: int | None = None,
     rules: RuleSettings = DEFAULT_RULES,
 ) -> datetime:
-    """The legal due date (RULES §4) of something received at `received_at`."""
+    """The legal due date (RULES §4) of something received at `received_at`.
+
+    LimitError for a limit beyond MAX_LIMIT, OutOfCalendar for a due beyond the calendar's years."""
+    check_limit(limit)
     t = resubmitted_at if resubmitted_at is not None and resubmitted_at > received_at else received_at
     t = _clock_start(cal, t, channel, rules)
     if limit.same_day:
@@ -350,8 +372,13 @@ def computed_due_of(f: DossierFacts, cal: WorkCalendar, rules: RuleSettings) -> 
         return f.computed_due_at
     if f.limit is None or f.received_at is None:
         return None
-    return compute_due(cal, f.received_at, f.limit, resubmitted_at=f.resubmitted_at,
-                       channel=f.channel, rules=rules)
+    try:
+        return compute_due(cal, f.received_at, f.limit, resubmitted_at=f.resubmitted_at,
+                           channel=f.channel, rules=rules)
+    except (LimitError, OutOfCalendar):
+        # a limit stored before limits were bounded, or a due past the calendar's last year:
+        # no legal due can be computed (imports reject such rows; this keeps old ones readable)
+        return None
 
 
 def audit_excess(f: DossierFacts, computed: datetime | None, cal: WorkCalendar,

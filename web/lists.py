@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, not_, null, or_, select
 
-from tracker.calendar import WorkCalendar
+from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
 from tracker.config import Settings
 from tracker.models import Dossier, Procedure, Unit
 from tracker.rules import NOT_RECEIVED_STATUSES, PAUSED_STATUSES, at_risk_boundary
@@ -61,7 +61,8 @@ def work_calendar(settings: Settings, t: datetime) -> WorkCalendar:
         if cal is None:
             cal = _CALENDARS[fp] = settings.work_calendar()
         for year in (t.year - 1, t.year, t.year + 1):
-            cal.is_working_day(date(year, 6, 1))
+            if FIRST_YEAR <= year <= LAST_YEAR:  # the calendar's years (tracker.calendar); a moment
+                cal.is_working_day(date(year, 6, 1))  # outside them is refused where it is used
     return cal
 
 

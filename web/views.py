@@ -291,7 +291,7 @@ def dossier(code: str):  # noqa: ANN201
     now = current_now()
     c, limit = classify_row(r, now, cal, rules, limits)
     steps = []
-    if limit and r["received_at"]:
+    if limit and r["received_at"] and c.computed_due is not None:  # none: the limit cannot be counted
         steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
                             rules=rules, lang=lang()).lines(lang())
     events = [(r[k], label("ev", name)) for k, name in (
@@ -438,7 +438,7 @@ def _upload():  # noqa: ANN202
     import tempfile
     from pathlib import Path
 
-    from tracker.ingest import import_file
+    from tracker.ingest.isolated import import_isolated
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -448,7 +448,7 @@ def _upload():  # noqa: ANN202
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         upload.save(path)
-        res = import_file(engine(), settings(), path, source="upload")
+        res = import_isolated(engine(), settings(), path, source="upload")  # a child with memory and time limits
     from web.scope import forget_tree
 
     forget_tree(engine())

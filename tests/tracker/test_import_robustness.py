@@ -286,8 +286,11 @@ def test_an_import_that_fails_half_way_still_builds_the_indexes(engine, settings
         flush(self, batch)
 
     monkeypatch.setattr(loader._Writer, "flush", failing)
-    with pytest.raises(OSError, match="disk full"):
-        import_file(engine, settings, path, batch_size=500)
+    res = import_file(engine, settings, path, batch_size=500)
+    assert res.status == "failed" and "the import stopped after 500 row(s): OSError: disk full" in res.message
+    with engine.connect() as conn:  # the run says so: not left `running`
+        assert conn.execute(select(ImportRun.status, ImportRun.message).where(ImportRun.id == res.run_id)).one() \
+            == ("failed", res.message)
     assert _dossier_indexes(engine) >= DEFERRED
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == 500

@@ -256,3 +256,22 @@ def test_explanations_account_for_the_dossiers_the_methods_count_differently():
     assert row.unexplained == (0, 0) and row.status == "explained"
     row.explained_by = [up, down]
     assert row.unexplained == (-1, -1) and row.status == "unexplained"
+
+
+def test_a_workbook_that_would_abort_the_reader_is_rejected(engine, units, tmp_path):
+    from tests import hostile as hx
+    from tracker.ingest.base import FileRejected
+
+    path = hx.xlsx(tmp_path / "far.xlsx", hx.sheet_xml([["Mã đơn vị", "Kỳ", "Tiếp nhận", "Đúng hạn"]],
+                                                       extra='<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'))
+
+    def call() -> str:
+        try:
+            import_figures(engine, path)
+        except FileRejected as exc:
+            return str(exc)
+        return "read"
+
+    engine.dispose()  # the child makes its own connections
+    kind, outcome = hx.in_child(call, memory_mb=1024, seconds=60)
+    assert kind == "ok" and "1048576 rows x 16384 columns" in outcome, outcome

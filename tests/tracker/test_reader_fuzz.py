@@ -190,3 +190,199 @@ def test_damaged_workbooks(folder, workbooks, kind, flips, cut, fmt):
     path = folder / f"damaged.{kind}"
     path.write_bytes(bytes(data if cut is None else data[: cut % (len(data) + 1)]))
     consume(path, fmt)
+
+
+# ----- hostile structure, through the whole import, in a child process with a memory limit ----------
+#
+# Issue 12: every reader driven with what an attacker would hand over — huge declared and real
+# extents, deep nesting, control characters, absurd numbers and dates — through import_file into a
+# real database, in a forked child whose address space may grow by HOSTILE_MB and which is stopped
+# after HOSTILE_SECONDS. A clean outcome: every row stored or rejected (the run balances), or the
+# file rejected with a one-line reason; never an abort (the child would die), a hang, a traceback
+# (an exception out of import_file) or an internal error turned into a failed run.
+
+HOSTILE = settings(max_examples=int(os.environ.get("TTHC_FUZZ_HOSTILE_EXAMPLES", "25")), deadline=None,
+                   database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                         HealthCheck.function_scoped_fixture])
+HOSTILE_MB, HOSTILE_SECONDS = 1024, 60
+
+absurd = st.sampled_from([
+    "31/12/9999 23:59:59", "01/01/0001 00:00:00", "00/00/0000", "29/02/2100 08:00:00", "99999999999999", "2958465.99",
+    "0.0000001", "-45678", "1e308", "-1e308", "NaN", "inf", "9" * 400, "9999999 ngày làm việc",
+    "99999999999 giờ làm việc", "1827 ngày", "366 ngày làm việc", "0,0000001 ngày", "-3 ngày",
+    "HS\x00-1", "Sở\x1b[31m Tư pháp\u202e", "\x85\x9b\x7f", "\ud800", "\ufeff\ufffe", "\t\r\n", "'=1+1",
+    "Đang xử lý\x00", "11", "0", "4" * 30])
+hostile_text = st.one_of(plausible, absurd, st.text(max_size=20))
+hostile_number = st.one_of(st.integers(-(10 ** 20), 10 ** 20), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@pytest.fixture(scope="module")
+def fuzz_settings(tmp_path_factory):
+    from tracker.config import load_settings
+    from tracker.db import make_engine, upgrade
+
+    where = tmp_path_factory.mktemp("fuzzdb")
+    url = f"sqlite:///{where / 'fuzz.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    # limits that agree with the child's memory: the reader's grid (~32 bytes a cell, twice while it
+    # grows) fits in HOSTILE_MB; the defaults assume import.upload_memory_mb's 4 GB
+    return load_settings(env={}, overrides={"database.url": url, "paths.var_dir": str(where / "var"),
+                                            "import.max_cells": 4_000_000, "import.max_rows": 200_000})
+
+
+def import_cleanly(fuzz_settings, path, fmt=None) -> None:  # noqa: ANN001
+    from tests import hostile as hx
+    from tracker.db import make_engine
+    from tracker.ingest import import_file
+
+    def call() -> tuple:
+        engine = make_engine(fuzz_settings.get("database.url"))
+        try:
+            res = import_file(engine, fuzz_settings, path, fmt=fmt)
+        finally:
+            engine.dispose()
+        if res.status == "failed":
+            assert res.message and "\n" not in res.message, res.message
+            assert "internal error" not in res.message, res.message
+        else:
+            assert res.balanced and res.status in ("done", "partial"), res
+        return res.status, res.rows_read, res.message[:120]
+
+    kind, outcome = hx.in_child(call, memory_mb=HOSTILE_MB, seconds=HOSTILE_SECONDS)
+    assert kind == "ok", f"{kind}: {outcome}"
+    event(f"{outcome[0]}: {outcome[2].split(': ', 1)[-1][:30]}" if outcome[0] == "failed" else outcome[0])
+
+
+@st.composite
+def hostile_xlsx(draw) -> bytes:
+    from tests import hostile as hx
+
+    rows = [list(hx.HEADER)] + draw(st.lists(st.lists(st.one_of(hostile_text, st.integers(0, 10 ** 12)),
+                                                      max_size=6), max_size=6))
+    rows = [[v.replace("\x00", "") if isinstance(v, str) else v for v in r] for r in rows]  # XML 1.0 has no NUL
+    rows = [[v.encode("utf-8", "replace").decode() if isinstance(v, str) else v for v in r] for r in rows]
+    extra = ""
+    for kind in draw(st.lists(st.sampled_from(["far", "wide", "unnumbered", "badref", "types", "rows"]), max_size=3)):
+        if kind == "far":
+            row, col = draw(st.integers(1, 3_000_000)), draw(st.integers(1, 20_000))
+            extra += f'<row r="{row}"><c r="{hx.column_letters(col)}{row}"><v>1</v></c></row>'
+        elif kind == "wide":
+            extra += "<row>" + "<c><v>7</v></c>" * draw(st.integers(1, 5000)) + "</row>"
+        elif kind == "unnumbered":
+            extra += "<row><c><v>1</v></c></row>" * draw(st.integers(1, 20_000))
+        elif kind == "badref":
+            extra += draw(st.sampled_from(['<row r="0"><c r="A0"><v>1</v></c></row>', '<row r="-5"/>',
+                                           '<row r="99999999999999"><c r="ZZZZ1"><v>1</v></c></row>',
+                                           '<row r="7"><c r="7A"><v>1</v></c></row>']))
+        elif kind == "types":
+            extra += "<row>" + draw(st.sampled_from([
+                '<c t="s"><v>99999</v></c>', '<c t="e"><v>#REF!</v></c>', '<c t="d"><v>9999-12-31T00:00:00</v></c>',
+                '<c t="n"><v>1e999</v></c>', '<c t="b"><v>7</v></c>', "<c><v>abc</v></c>",
+                '<c s="999999"><v>45678</v></c>'])) + "</row>"
+        else:
+            extra += "".join(f"<row><c t=\"inlineStr\"><is><t>HS-{i}</t></is></c></row>" for i in range(3000))
+    dimension = draw(st.one_of(st.none(), st.sampled_from(["A1:XFD1048576", "A1:D7", "A1", "A1:ZZZZ99999999", ":",
+                                                           "B2:A1", "A1:XFD1"])))
+    return hx.sheet_xml(rows, dimension=dimension, extra=extra).encode("utf-8")
+
+
+@HOSTILE
+@given(sheet=hostile_xlsx(), fmt=st.sampled_from([None, None, None, "xlsx", "csv"]))
+def test_hostile_xlsx(folder, fuzz_settings, sheet, fmt):
+    from tests import hostile as hx
+
+    path = hx.xlsx(folder / "hostile.xlsx", sheet)
+    import_cleanly(fuzz_settings, path, fmt)
+
+
+@HOSTILE
+@given(cells=st.lists(st.tuples(st.integers(1, 65535), st.integers(0, 255), st.one_of(hostile_text, hostile_number)),
+                      max_size=12),
+       dimensions=st.one_of(st.none(), st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(0, 2 ** 32 - 1),
+                                                 st.integers(0, 65535), st.integers(0, 65535))),
+       fmt=st.sampled_from([None, None, "xls", "xlsx"]))
+def test_hostile_xls(folder, fuzz_settings, cells, dimensions, fmt):
+    from tests import hostile as hx
+
+    header = [(0, i, h) for i, h in enumerate(hx.HEADER)]
+    body = [(r, c, float(v) if isinstance(v, int) else v.encode("utf-16-le", "replace").decode("utf-16-le")
+             if isinstance(v, str) else v) for r, c, v in cells]
+    body = [(r, c, v[:200] if isinstance(v, str) else v) for r, c, v in body]
+    try:
+        data = hx.biff8(header + body, dimensions=dimensions)
+    except ValueError:  # more than the small compound file writer holds
+        return
+    path = folder / "hostile97.xls"
+    path.write_bytes(data)
+    import_cleanly(fuzz_settings, path, fmt)
+
+
+hostile_html_parts = st.one_of(html_parts, st.sampled_from([
+    "<table>" * 300, "</table>" * 50, "<td colspan=999999>", "<td colspan=256>" * 200, "<Row ss:Index='2000000'>",
+    "<Row ss:Index='1000'>" * 300, "<Cell ss:Index='99999'>", "&#0;", "&#x1b;[2J", "&#x202e;", "&#x85;", "&#xd800;",
+    "&#99999999999;", "<tr>" * 2000, "<td>x</td>" * 3000]), absurd)
+
+
+@HOSTILE
+@given(parts=st.lists(hostile_html_parts, max_size=40), fmt=st.sampled_from([None, None, "html", "xls"]))
+def test_hostile_html(folder, fuzz_settings, parts, fmt):
+    head = "<table><tr><td>Mã hồ sơ</td><td>Đơn vị tiếp nhận</td><td>Ngày tiếp nhận</td><td>Trạng thái</td></tr>"
+    path = folder / "hostile.xls"
+    path.write_bytes(("<html>" + head + "".join(parts)).encode("utf-8", "surrogatepass"))
+    import_cleanly(fuzz_settings, path, fmt)
+
+
+@st.composite
+def hostile_csv(draw) -> bytes:
+    header = ["STT", "Mã hồ sơ", "Đơn vị tiếp nhận", "Ngày tiếp nhận", "Ngày hẹn trả", "Trạng thái",
+              "Thời hạn giải quyết", "Kênh nộp"]
+    delimiter = draw(st.sampled_from([";", ",", "\t"]))
+    rows = draw(st.lists(st.lists(st.one_of(hostile_text, hostile_number.map(str)), min_size=len(header),
+                                  max_size=len(header) + 3), max_size=8))
+    lines = [delimiter.join(header)]
+    for row in rows:
+        lines.append(delimiter.join('"' + c.replace('"', '""') + '"' if draw(st.booleans()) else c for c in row))
+    if draw(st.integers(0, 4)) == 0:
+        lines.append('"' + "x" * draw(st.integers(1, 200_000)))  # a quote left open to the end of the file
+    text = "\r\n".join(lines)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1258"]))
+    return text.encode(encoding, "surrogatepass" if encoding.startswith("utf-8") else "replace")
+
+
+@HOSTILE
+@given(data=hostile_csv(), fmt=st.sampled_from([None, None, "csv", "tthc-csv", "json"]))
+def test_hostile_csv(folder, fuzz_settings, data, fmt):
+    path = folder / "hostile.csv"
+    path.write_bytes(data)
+    import_cleanly(fuzz_settings, path, fmt)
+
+
+@st.composite
+def hostile_json(draw) -> str:
+    """Portal or iGate records with hostile values, raw number tokens JSON allows but Python balks
+    at, lone surrogates, and nesting hundreds of thousands deep."""
+    portal = draw(st.booleans())
+    records = [fx.portal_record(d) for d in fx.DOSSIERS] if portal else \
+        [fx.igate_record(d, n) for n, d in enumerate(fx.DOSSIERS, 1)]
+    for rec in records:
+        for key in draw(st.lists(st.sampled_from(sorted(rec)), max_size=4)):
+            rec[key] = draw(st.one_of(hostile_text, hostile_number, st.just("@RAW@"),
+                                      st.dictionaries(json_keys, hostile_text, max_size=3)))
+    text = json.dumps({"data": records}, ensure_ascii=draw(st.booleans()), allow_nan=True)
+    raw = draw(st.sampled_from(["1e400", "-1e400", "9" * 5000, "1" + "0" * 400, '"\\ud800"', '"\\u0000"',
+                                "[" * 200_000 + "]" * 200_000, '{"a":' * 50_000 + "1" + "}" * 50_000]))
+    text = text.replace('"@RAW@"', raw)
+    if draw(st.integers(0, 5)) == 0:
+        depth = draw(st.integers(1, 300_000))
+        text = "[" * depth + text + "]" * depth
+    return text
+
+
+@HOSTILE
+@given(text=hostile_json(), fmt=st.sampled_from([None, None, "portal-json", "igate-json", "json"]))
+def test_hostile_json(folder, fuzz_settings, text, fmt):
+    path = folder / "hostile.json"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    import_cleanly(fuzz_settings, path, fmt)

@@ -545,3 +545,22 @@ def test_a_custom_token_header_does_not_follow_a_redirect_to_another_host(tmp_pa
     fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
     (_, _, first), (_, _, second) = http.seen
     assert first["X-Api-Key"] == "tok-456" and "X-Api-Key" not in second
+
+
+def test_a_response_beyond_max_megabytes_or_json_nested_too_deeply_is_a_clear_error(tmp_path, http):
+    http.routes["/big"] = lambda q, n: (200, CSV, b"a;b\r\n" * 300_000)  # 1.5 MB
+    http.routes["/deep"] = lambda q, n: (200, JSON, b'{"items": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    http.routes["/huge"] = lambda q, n: (200, JSON, b'{"items": [' + b"9" * 5000 + b"]}")
+    settings = load_settings(env={}, overrides={
+        "database.url": "sqlite://", "paths.var_dir": str(tmp_path / "var"), "import.max_megabytes": 1,
+        "import.url_timeout": 5, "import.url_retries": 0, "import.sources": [
+            {"name": "big", "kind": "url", "url": http.base + "/big"},
+            {"name": "deep", "kind": "url", "url": http.base + "/deep", "page_param": "p"},
+            {"name": "huge", "kind": "url", "url": http.base + "/huge", "page_param": "p"}]})
+    big, deep, huge = settings.get("import.sources")
+    with pytest.raises(SourceError, match=r"import source 'big': .*more than the 1 MB an import reads"):
+        fetch_url_source(big, settings, tmp_path / "b", backoff=FAST)
+    with pytest.raises(SourceError, match=r"import source 'deep': .* not readable JSON \(nested too deeply\)"):
+        fetch_url_source(deep, settings, tmp_path / "d", backoff=FAST)
+    with pytest.raises(SourceError, match=r"import source 'huge': .* not readable JSON \(Exceeds the limit"):
+        fetch_url_source(huge, settings, tmp_path / "h", backoff=FAST)

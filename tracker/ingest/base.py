@@ -27,6 +27,48 @@ class FileRejected(ValueError):
     """The whole file cannot be imported; nothing was written."""
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a file may hold before it is rejected whole, unread (settings import.max_*): a sheet
+    that claims a cell at XFD1048576 would make the workbook reader allocate 512 GB, a 464 KB zip
+    can hold two million rows. Defaults: Excel's own row limit, far more columns than any export
+    has, and cells and bytes that a one-stop export of a province's year stays well within."""
+
+    rows: int = 1_048_576
+    columns: int = 1024
+    cells: int = 30_000_000
+    megabytes: int = 2048  # uncompressed: an xlsx's parts, the text of an HTML or JSON file
+
+    @property
+    def bytes(self) -> int:
+        return self.megabytes << 20
+
+    def check_rows(self, where: str, rows: int, what: str = "rows") -> None:
+        if rows > self.rows:
+            raise FileRejected(f"{where}: {rows} {what}, more than the {self.rows} an import reads "
+                               "(setting import.max_rows)")
+
+    def check_size(self, where: str, size: int, what: str = "") -> None:
+        if size > self.bytes:
+            raise FileRejected(f"{where}: {_mb(size)}{what}, more than the {self.megabytes} MB an import reads "
+                               "(setting import.max_megabytes)")
+
+    def check_grid(self, where: str, rows: int, columns: int, what: str = "") -> None:
+        """Rows, columns and cells (rows x columns: what a workbook reader allocates) of a sheet."""
+        for name, n, most in (("rows", rows, self.rows), ("columns", columns, self.columns),
+                              ("cells", rows * columns, self.cells)):
+            if n > most:
+                raise FileRejected(f"{where}: {rows} rows x {columns} columns{what}, more than the {most} {name} "
+                                   f"an import reads (setting import.max_{name})")
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):.0f} MB" if size >= 1 << 20 else f"{size} bytes"
+
+
 @dataclass
 class Source:
     path: Path
@@ -58,6 +100,13 @@ def read_head(path: Path, size: int = 4096) -> bytes:
             raise FileRejected(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
 
 
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise FileRejected(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open_binary(path) as fh:
@@ -71,6 +120,7 @@ class TextEncoding:
     codec: str  # what decodes the bytes: never fails on this file
     legacy: str | None  # 'tcvn3' / 'vni': a font encoding to convert afterwards
     sha256: str
+    lines: int = 0  # line feed bytes in the file (UTF-16: an upper bound)
 
     @property
     def label(self) -> str:
@@ -83,14 +133,16 @@ class TextEncoding:
         return (lambda s: clean(convert(s))) if convert else clean
 
 
-def _check(path: Path, codec: str) -> tuple[str, str | None]:
-    """(sha256, None) if the whole file decodes in `codec`, else (sha256, where it failed)."""
+def _check(path: Path, codec: str) -> tuple[str, str | None, int]:
+    """(sha256, None, lines) if the whole file decodes in `codec`, else (sha256, where it failed,
+    lines). Lines: line feed bytes, at least the lines of any text encoding but UTF-16's."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(codec)("strict")
-    offset, error = 0, None
+    offset, error, lines = 0, None, 0
     with open_binary(path) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
+            lines += chunk.count(b"\n")
             if error is None:
                 try:
                     decoder.decode(chunk)
@@ -103,7 +155,7 @@ def _check(path: Path, codec: str) -> tuple[str, str | None]:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as exc:
                 error = f"byte {offset}: {exc.reason} in {codec} at the end of the file"
-    return digest.hexdigest(), error
+    return digest.hexdigest(), error, lines
 
 
 # what a <meta charset> may choose; anything else (utf-16 without a BOM, a typo) is not trusted
@@ -133,23 +185,23 @@ def sniff_text_encoding(path: Path, declared: str | None = None) -> TextEncoding
         primary = "utf-16"
     else:
         primary = _known_codec(declared) or "utf-8"
-    sha, error = _check(path, primary)
+    sha, error, lines = _check(path, primary)
     if error is None:
         sample = head.decode(primary, errors="ignore")
-        return TextEncoding(primary, legacy.detect(sample), sha)
+        return TextEncoding(primary, legacy.detect(sample), sha, lines)
     errors = [error]
     if primary.startswith("utf-16") or head.startswith(codecs.BOM_UTF8):
         raise FileRejected(f"{path.name}: cannot be decoded ({error})")
     # not UTF-8: legacy font bytes, or Windows-1258
     found = legacy.detect(head.decode("latin-1"), baseline=head.decode("cp1258", errors="replace"))
     if found:
-        return TextEncoding("latin-1", found, sha)
+        return TextEncoding("latin-1", found, sha, lines)
     for codec in ("utf-8", "cp1258"):
         if codec == primary:
             continue
-        sha, error = _check(path, codec)
+        sha, error, lines = _check(path, codec)
         if error is None:
-            return TextEncoding(codec, None, sha)
+            return TextEncoding(codec, None, sha, lines)
         errors.append(error)
     raise FileRejected(f"{path.name}: cannot be decoded ({'; '.join(errors)})")
 

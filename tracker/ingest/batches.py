@@ -122,8 +122,10 @@ class Keyer:
 
 
 def row_hashes(hashed: list[str]) -> list[str]:
+    """surrogatepass: a JSON export can carry a lone surrogate ("\\ud800"), which UTF-8 cannot
+    encode; every other text encodes to the same bytes as before, so stored hashes still match."""
     blake2b = hashlib.blake2b
-    return [blake2b(text.encode(), digest_size=16).hexdigest() for text in hashed]
+    return [blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for text in hashed]
 
 
 def batches(path: Path, src: Source, rows: Rows, keyer: Keyer, size: int) -> Iterator[Batch]:

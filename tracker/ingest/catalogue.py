@@ -15,12 +15,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
+from tracker.display import is_safe, safe_text, shown
 from tracker.ingest.readers import FileRejected, open_text, sniff_delimiter
 from tracker.ingest.text import fold, name_key, nfc
 from tracker.ingest.values import ValueProblem, parse_datetime
 from tracker.limits import LimitVersion, ProcedureLimits
 from tracker.models import CODE_MAX, NAME_MAX, Dossier, Procedure, ProcedureLimit, Unit
 from tracker.rules import LimitError, TimeLimit, parse_limit
+
+LEVEL_MAX = 20  # Unit.level
 
 UNIT_COLUMNS = {"code": ("madonvi", "code", "unitcode", "agencycode"),
                 "name": ("tendonvi", "donvi", "name", "unitname", "agencyname"),
@@ -84,7 +87,10 @@ def _read(path: Path, columns: dict[str, tuple[str, ...]], required: tuple[str, 
         for row in reader:
             cells = [nfc(c).strip() for c in row]
             if any(cells):
-                yield reader.line_num, {f: cells[i] if i < len(cells) else "" for f, i in index.items()}
+                r = {f: cells[i] if i < len(cells) else "" for f, i in index.items()}
+                if not is_safe(r["code"]):  # an identity: not changed behind the desk's back
+                    r["problem"] = f"control characters in the code '{shown(r['code'])}'"
+                yield reader.line_num, {f: safe_text(v) for f, v in r.items()}  # names: removed
 
 
 def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
@@ -93,10 +99,13 @@ def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
     rows = []
     for line, r in _read(path, UNIT_COLUMNS, ("code", "name")):
         result.rows_read += 1
-        if not r["code"] or not r["name"]:
+        if "problem" in r:
+            result.rejected.append(f"line {line}: {r['problem']}")
+        elif not r["code"] or not r["name"]:
             result.rejected.append(f"line {line}: missing unit code or name")
-        elif len(r["code"]) > CODE_MAX or len(r["name"]) > NAME_MAX:
-            result.rejected.append(f"line {line}: code or name too long")
+        elif len(r["code"]) > CODE_MAX or len(r["name"]) > NAME_MAX or len(r.get("level", "")) > LEVEL_MAX:
+            result.rejected.append(f"line {line}: code, name or level too long (at most {CODE_MAX}, {NAME_MAX}, "
+                                   f"{LEVEL_MAX} characters)")
         else:
             rows.append(r)
     with engine.begin() as conn:
@@ -135,8 +144,16 @@ def import_procedures(engine: Engine, path: str | Path) -> CatalogueResult:
     rows: list[tuple[int, dict[str, str], TimeLimit | None, date | None]] = []
     for line, r in _read(path, PROCEDURE_COLUMNS, ("code", "name")):
         result.rows_read += 1
+        if "problem" in r:
+            result.rejected.append(f"line {line}: {r['problem']}")
+            continue
         if not r["code"] or not r["name"]:
             result.rejected.append(f"line {line}: missing procedure code or name")
+            continue
+        too_long = [f for f, cap in (("code", CODE_MAX), ("name", NAME_MAX), ("field_code", CODE_MAX),
+                                     ("field_name", NAME_MAX), ("limit", 200)) if len(r.get(f, "")) > cap]
+        if too_long:  # PostgreSQL refuses them (varchar): the whole catalogue would fail
+            result.rejected.append(f"line {line}: {', '.join(too_long)} too long")
             continue
         limit = effective_from = None
         try:

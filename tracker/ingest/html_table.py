@@ -18,11 +18,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tracker.ingest.base import (
+    DEFAULT_LIMITS,
     HEADER_SCAN_ROWS,
     FileRejected,
+    ReadLimits,
     Rows,
     Source,
     data_rows,
+    file_size,
     find_header,
     open_binary,
     read_head,
@@ -51,8 +54,11 @@ def _int_attr(attrs: dict[str, str | None], *names: str) -> int | None:
 class _Tables(HTMLParser):
     """Collects every table as a list of rows of cell texts."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ReadLimits = DEFAULT_LIMITS, where: str = "") -> None:
         super().__init__(convert_charrefs=True)
+        self.limits, self.where = limits, where
+        self.max_columns = min(MAX_COLUMNS, limits.columns)
+        self.rows = self.cells = 0  # in all tables: what the file makes us hold
         self.tables: list[list[list[str]]] = []
         self._open: list[int] = []  # indices of the open tables, innermost last
         self._row: dict[int, list[str] | None] = {}
@@ -72,16 +78,30 @@ class _Tables(HTMLParser):
             self._cell[t] = None
             return
         text = " ".join("".join(cell).split())
-        if len(row) < MAX_COLUMNS:
+        if len(row) < self.max_columns:
+            before = len(row)
             row.append(text)
-            row.extend([""] * min(self._span.get(t, 1) - 1, MAX_COLUMNS - len(row)))
+            row.extend([""] * min(self._span.get(t, 1) - 1, self.max_columns - len(row)))
+            self._count(0, len(row) - before)
         self._cell[t] = None
+
+    def _count(self, rows: int, cells: int) -> None:
+        """Rows and cells held so far, against the limits: colspan and ss:Index make a few bytes
+        of tags into thousands of cells and rows."""
+        self.rows += rows
+        self.cells += cells
+        if self.rows > self.limits.rows + HEADER_SCAN_ROWS:
+            self.limits.check_rows(self.where, self.rows, "table rows")
+        if self.cells > self.limits.cells:
+            raise FileRejected(f"{self.where}: more than {self.limits.cells} table cells, the most an import "
+                               "reads (setting import.max_cells)")
 
     def _close_row(self, t: int) -> None:
         self._close_cell(t)
         row = self._row.get(t)
         if row is not None:
             self.tables[t].append(row)
+            self._count(1, 0)
         self._row[t] = None
 
     def _start_row(self, t: int) -> None:
@@ -105,7 +125,9 @@ class _Tables(HTMLParser):
             index = _int_attr(a, "ss:index")  # Excel XML: a row number after skipped rows
             if index is not None:
                 rows = self.tables[t]
-                rows.extend([] for _ in range(max(0, min(index - 1, len(rows) + 1000) - len(rows))))
+                skipped = max(0, min(index - 1, len(rows) + 1000) - len(rows))
+                self._count(skipped, 0)
+                rows.extend([] for _ in range(skipped))
         elif tag in _CELL_TAGS:
             if self._row.get(t) is None:
                 self._start_row(t)
@@ -113,7 +135,9 @@ class _Tables(HTMLParser):
             row = self._row[t]
             index = _int_attr(a, "ss:index")  # Excel XML: a column number after skipped cells
             if index is not None and row is not None:
-                row.extend([""] * max(0, min(index, MAX_COLUMNS) - 1 - len(row)))
+                skipped = max(0, min(index, self.max_columns) - 1 - len(row))
+                self._count(0, skipped)
+                row.extend([""] * skipped)
             span = _int_attr(a, "colspan")
             merge = _int_attr(a, "ss:mergeacross")
             self._span[t] = max(1, min(span or (merge + 1 if merge is not None else 1), MAX_SPAN))
@@ -178,21 +202,23 @@ class _Tables(HTMLParser):
         return self.tables
 
 
-def _parse(text: str) -> _Tables:
-    parser = _Tables()
+def _parse(text: str, limits: ReadLimits = DEFAULT_LIMITS, where: str = "") -> _Tables:
+    parser = _Tables(limits, where)
     parser.feed(text)
     parser.finish()
     return parser
 
 
-def read_html(path: Path, overrides: dict[str, str] | None = None) -> tuple[Source, ColumnMap, Rows]:
+def read_html(path: Path, overrides: dict[str, str] | None = None, limits: ReadLimits = DEFAULT_LIMITS
+              ) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
+    limits.check_size(path.name, file_size(path))  # read whole, as text (up to four times its bytes)
     m = _CHARSET.search(read_head(path, 8192))
     enc = sniff_text_encoding(path, declared=m.group(1).decode("ascii") if m else None)
     with open_binary(path) as fh:
         text = fh.read().decode(enc.codec)
     convert = enc.converter()
-    parser = _parse(text)
+    parser = _parse(text, limits, path.name)
     src = Source(path, enc.sha256, enc.label, "", format="html")
     notes = []
     for number, table in enumerate(parser.tables, 1):

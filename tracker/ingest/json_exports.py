@@ -28,7 +28,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.ingest.base import FileRejected, Rows, Source, open_binary, require, sniff_text_encoding
+from tracker.ingest.base import (
+    DEFAULT_LIMITS,
+    FileRejected,
+    ReadLimits,
+    Rows,
+    Source,
+    file_size,
+    open_binary,
+    require,
+    sniff_text_encoding,
+)
 from tracker.ingest.columns import ColumnMap, match_header
 from tracker.ingest.text import fold
 from tracker.ingest.values import LOCAL, ValueProblem, parse_channel, parse_status
@@ -127,8 +137,8 @@ def _pick(value: Any, reads: Callable[[str], object]) -> str:
 
 def _epoch(value: Any) -> str:
     """iGate sometimes sends epoch milliseconds instead of ISO text."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return scalar_text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e16 or not math.isfinite(value):
+        return scalar_text(value)  # 1e16: beyond any epoch in milliseconds (and a 400-digit int overflows a float)
     seconds = value / 1000 if abs(value) >= 1e11 else value
     if not _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]:
         return scalar_text(value)  # not an epoch (20260302080000 is yyyyMMddHHmmss): the date parser decides
@@ -219,9 +229,10 @@ def _keys_found(records: list) -> str:
     return text or "no keys (the records are not objects)"
 
 
-def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] | None = None
-              ) -> tuple[Source, ColumnMap, Rows]:
+def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] | None = None,
+              limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
+    limits.check_size(path.name, file_size(path))  # read whole: a document in memory is several times its bytes
     enc = sniff_text_encoding(path)
     with open_binary(path) as fh:
         text = fh.read().decode(enc.codec)
@@ -239,6 +250,7 @@ def read_json(path: Path, flavour: str | None = None, overrides: dict[str, str] 
         top = ", ".join(f"'{k}'" for k in list(doc)[:20]) if isinstance(doc, dict) else type(doc).__name__
         raise FileRejected(f"{path.name}: no list of dossiers in this JSON (expected a list, or one under "
                            f"'data', 'DanhSachHoSo', 'items' or 'content'); found {top}")
+    limits.check_rows(path.name, len(records), "records")
     flavour = flavour or guess_flavour(records) or ("portal-json" if not records else None)
     if flavour is None:
         raise FileRejected(f"{path.name}: JSON records have neither national-portal keys (MaHoSo, "

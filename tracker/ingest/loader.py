@@ -31,15 +31,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
-from tracker.calendar import WorkCalendar
+from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
 from tracker.config import Settings
 from tracker.db import drop_indexes, restore_indexes
 from tracker.derive import DERIVED_COLUMNS, derive, now_local, procedure_limits, refresh_derived
+from tracker.display import UNSAFE, safe_text, shown
 from tracker.ingest import readers
 from tracker.ingest.batches import Batch, Keyer, batches, file_size
 from tracker.ingest.columns import DATE_FIELDS, ColumnMap
-from tracker.ingest.readers import FileRejected, Source
+from tracker.ingest.readers import FileRejected, ReadLimits, Source
 from tracker.ingest.supplements import parse_supplements
 from tracker.ingest.text import name_key
 from tracker.ingest.values import ValueProblem, parse_channel, parse_datetime, parse_status
@@ -113,6 +117,8 @@ class ImportResult:
     new_procedures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)  # the first ones, for the summary
+    cleaned: int = 0  # rows stored after control characters were removed from them
+    warnings: list[str] = field(default_factory=list)  # the first of those, by line and column
     seconds: float = 0.0
 
     @property
@@ -149,10 +155,18 @@ class _Catalogue:
         self._unit_memo: dict[tuple[str, str], int] = {}
 
     def _insert(self, conn, model, values: dict) -> int:  # noqa: ANN001
+        """A new unit or procedure; the one with its code if another import made it meanwhile (two
+        sources at once: the unique code would otherwise fail the batch)."""
         if self.dry_run:
             self._fake -= 1
             return self._fake
-        return conn.execute(model.__table__.insert().values(**values)).inserted_primary_key[0]
+        table = model.__table__
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        key = conn.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["code"])
+                           ).inserted_primary_key
+        if key and key[0] is not None:
+            return key[0]
+        return conn.execute(select(table.c.id).where(table.c.code == values["code"])).scalar_one()
 
     def unit(self, conn, rec: dict) -> int:  # noqa: ANN001
         memo_key = (rec.get("unit_code", ""), rec.get("unit_name", ""))
@@ -209,7 +223,18 @@ class _Catalogue:
 
 def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
               ) -> tuple[dict[str, Any] | None, Rejection | None]:
-    """One data row to a record of canonical fields, or the reason it is rejected."""
+    """One data row to a record of canonical fields, or the reason it is rejected.
+
+    Control characters and bidi overrides (tracker.display) are removed from every cell, and the
+    record names the columns they were removed from ("cleaned"): they mean nothing in a name or a
+    date, and a dossier is not lost over an invisible character. Except in the dossier code, the
+    dossier's identity ('HS\x001' and 'HS1' would become one): that row is rejected."""
+    cleaned: list[str] = []
+    if UNSAFE.search("".join(cells)):
+        cells, cleaned, bad_code = _cleaned(cells, cmap)
+        if bad_code is not None:
+            return None, Rejection(line, cmap.label("code"), bad_code, "control or bidirectional-override "
+                                   "characters in the dossier code", raw_of(cells, cmap))
     n = len(cells)
     text = {f: (cells[i] if i < n else "") for f, i in cmap.fields.items()}
 
@@ -240,6 +265,9 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
             moment = parse_datetime(value) if value else None
         except ValueProblem as exc:
             return reject(f, str(exc))
+        if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            return reject(f, f"'{value}': year {moment.year} is outside the years the working calendar covers "
+                             f"({FIRST_YEAR}–{LAST_YEAR})")
         if moment is not None and f in _DAY_FIELDS and len(value) <= 10 and _DATE_ONLY.match(value):
             moment = cal.day_end(moment.date())
         rec[f] = moment
@@ -263,7 +291,20 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
         rec["supplements"] = parse_supplements(text.get("supplements", ""), cal)
     except ValueProblem as exc:
         return reject("supplements", str(exc))
+    if cleaned:
+        rec["cleaned"] = cleaned
     return rec, None
+
+
+def _cleaned(cells: list[str], cmap: ColumnMap) -> tuple[list[str], list[str], str | None]:
+    """(the cells made safe, the labels of the columns changed, the code as it was if it changed)."""
+    safe = [safe_text(c) for c in cells]
+    labels = cmap.labels
+    changed = [labels[i] if i < len(labels) and labels[i] else f"column {i + 1}"
+               for i, (a, b) in enumerate(zip(cells, safe, strict=True)) if a != b]
+    code_i = cmap.fields.get("code", -1)
+    bad_code = shown(cells[code_i]) if 0 <= code_i < len(cells) and safe[code_i] != cells[code_i] else None
+    return safe, changed, bad_code
 
 
 _FALLBACK = object()  # a cache miss that parse_row must decide
@@ -358,6 +399,8 @@ class RowParser:
         self.limits: dict[str, TimeLimit] = {}
 
     def parse(self, line: int, cells: list[str]) -> tuple[dict[str, Any] | None, Rejection | None]:
+        if UNSAFE.search("".join(cells)):
+            return parse_row(line, cells, self.cmap, self.cal)  # control characters: removed there
         rec = self.fast(cells) if len(cells) >= self.width else None
         if rec is None:
             return parse_row(line, cells, self.cmap, self.cal)
@@ -403,7 +446,7 @@ class RowParser:
                 if shape is None:
                     return None
             moment = shape(value)
-            if moment is None:
+            if moment is None or not FIRST_YEAR <= moment.year <= LAST_YEAR:
                 return None
             if day and shape is _dmy:
                 moment = self.cal.day_end(moment.date())
@@ -465,6 +508,9 @@ def _data_hash(row: dict[str, Any]) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+_COUNTERS = ("rows_read", "inserted", "updated", "unchanged", "rejected", "cleaned")
+
+
 class _Writer:
     """Takes raw rows; every batch: look up, parse what changed, derive, upsert, record."""
 
@@ -488,12 +534,29 @@ class _Writer:
         if not len(batch):
             return
         res, conn = self.result, self.conn
+        counted, warned = [getattr(res, k) for k in _COUNTERS], len(res.warnings)
+        try:
+            rejections = self._flush(conn, batch)
+        except BaseException:  # the batch's transaction was rolled back: so are its counts
+            for k, v in zip(_COUNTERS, counted, strict=True):
+                setattr(res, k, v)
+            del res.warnings[warned:]
+            raise
+        res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
+
+    def _flush(self, conn, batch: Batch) -> list[Rejection]:  # noqa: ANN001
+        """One batch in one transaction; the rejections."""
         with conn.begin():
             cursor = conn.connection.driver_connection.cursor()
             try:
+                # a code with a control character is never stored (parse_row rejects it): not looked up
+                # either (PostgreSQL refuses NUL in a text parameter)
+                codes = batch.codes
+                if UNSAFE.search("".join(codes)):
+                    codes = ["" if UNSAFE.search(c) else c for c in codes]
                 # the rows stored as they are (the whole batch, in a re-import), then the others
-                stored = self.store.unchanged(cursor, batch.codes, batch.hashes)
-                rest = list({c for c, h in zip(batch.codes, batch.hashes, strict=True) if c and stored.get(c) != h})
+                stored = self.store.unchanged(cursor, codes, batch.hashes)
+                rest = list({c for c, h in zip(codes, batch.hashes, strict=True) if c and stored.get(c) != h})
                 details = self.store.details(cursor, rest) if rest else {}
                 stored.update((c, d[0]) for c, d in details.items())
                 rows, history, rejections = self._sort(conn, batch, stored, details)
@@ -501,7 +564,7 @@ class _Writer:
                     self._write(conn, cursor, rows, history, rejections)
             finally:
                 cursor.close()
-        res.rejections.extend(rejections[: max(0, 50 - len(res.rejections))])
+        return rejections
 
     def _sort(self, conn, batch: Batch, stored: dict[str, str], details: dict[str, tuple]  # noqa: ANN001
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int | None, int]], list[Rejection]]:
@@ -510,7 +573,7 @@ class _Writer:
         status, first seen finished, data hash) of those a row of the batch differs from."""
         seen, parse, build = self.seen, self.parser.parse, self._build
         rows: list[dict[str, Any]] = []
-        history: list[tuple[str, int | None, int]] = []
+        history: list[tuple[str, int | None, int, int]] = []  # code, previous status, status, seq
         rejections: list[Rejection] = []
         pending: dict[str, str] = {}  # code -> hash, rows of this batch
         inserted = updated = unchanged = 0
@@ -535,6 +598,8 @@ class _Writer:
             if rej is not None:
                 rejections.append(rej)
                 continue
+            if "cleaned" in rec:
+                self._cleaned(line, rec["cleaned"])
             seen[digest] = line
             pending[code] = h
             old = details.get(code) if stored_hash is not None else None
@@ -545,11 +610,13 @@ class _Writer:
             rows.append(row)
             if old is None:
                 inserted += 1
-                history.append((code, None, row["status"]))
+                history.append((code, None, row["status"], 0))
             else:
                 updated += 1
                 if old[1] != row["status"]:
-                    history.append((code, old[1], row["status"]))
+                    # the next entry after the last one this batch saw: if another import wrote it
+                    # meanwhile (from the same stale view), the unique (dossier, seq) drops this one
+                    history.append((code, old[1], row["status"], 0 if old[5] is None else old[5] + 1))
         res = self.result
         res.rows_read += len(batch)
         res.inserted += inserted
@@ -557,6 +624,12 @@ class _Writer:
         res.unchanged += unchanged
         res.rejected += len(rejections)
         return rows, history, rejections
+
+    def _cleaned(self, line: int, labels: list[str]) -> None:
+        res = self.result
+        res.cleaned += 1
+        if len(res.warnings) < 20:
+            res.warnings.append(f"line {line}: control characters removed from {', '.join(labels)}")
 
     def _build(self, conn, rec: dict[str, Any], h: str, old: tuple | None) -> dict[str, Any] | None:  # noqa: ANN001
         """The row to store for a parsed record: its source values, what the product keeps beside
@@ -594,9 +667,7 @@ class _Writer:
             self.catalogue.any_filled = True
             filled.clear()
         if rejections:
-            conn.execute(RejectedRow.__table__.insert(), [
-                {"run_id": self.run_id, "line": r.line, "column": r.column, "value": r.value,
-                 "reason": r.reason, "raw": json.dumps(r.raw, ensure_ascii=False)} for r in rejections])
+            conn.execute(RejectedRow.__table__.insert(), _rejected_rows(self.run_id, rejections))
         conn.execute(update(ImportRun).where(ImportRun.id == self.run_id).values(
             rows_read=res.rows_read, inserted=res.inserted, updated=res.updated,
             unchanged=res.unchanged, rejected=res.rejected))
@@ -700,8 +771,9 @@ def _absent_columns(cmap: ColumnMap) -> frozenset[str]:
 
 # what the import keeps the same for every row of a run: written as SQL literals, not bound per row
 _RUN_CONSTANTS = ("import_run_id", "created_at", "updated_at", "derived_fp")
-_DETAILS = ("code, row_hash, status, first_seen_finished_at, data_hash, "  # of a stored dossier whose row changed
-            "supplement_count")
+# of a stored dossier whose row changed; the last seq of its status history
+_DETAILS = ("d.code, d.row_hash, d.status, d.first_seen_finished_at, d.data_hash, d.supplement_count, "
+            "(SELECT max(s.seq) FROM status_change s WHERE s.dossier_id = d.id)")
 
 
 class _SqliteStore:
@@ -746,10 +818,11 @@ class _SqliteStore:
         sets = ", ".join(f"{c} = excluded.{c}" for c in names if c not in _KEEP_ON_UPDATE)
         self.upsert_sql = (f"INSERT INTO dossier ({', '.join(names)}) VALUES ({', '.join(values)}) "
                            f"ON CONFLICT (code) DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
-        history = ("INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
+        history = ("INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id) "
                    f"SELECT id, {{}}, {stamp}, {constants['import_run_id']} FROM dossier")
-        self.history_sql = history.format("?, ?") + " WHERE code = ?"
-        self.new_history_sql = history.format("NULL, status") + " WHERE id > ? ORDER BY id"
+        skip = " ON CONFLICT (dossier_id, seq) DO NOTHING"  # already recorded (tracker.models.StatusChange)
+        self.history_sql = history.format("?, ?, ?") + " WHERE code = ?" + skip
+        self.new_history_sql = history.format("NULL, status, 0") + " WHERE id > ? ORDER BY id" + skip
         self.pick = itemgetter(*self.columns)
 
     def unchanged(self, cursor, codes: list[str], hashes: list[str]) -> dict[str, str]:  # noqa: ANN001
@@ -773,7 +846,7 @@ class _SqliteStore:
         found: list[tuple] = []
         for i in range(0, len(codes), self.CHUNK):
             chunk = codes[i:i + self.CHUNK]
-            cursor.execute(f"SELECT {columns} FROM dossier WHERE code IN ({', '.join('?' * len(chunk))})", chunk)
+            cursor.execute(f"SELECT {columns} FROM dossier d WHERE d.code IN ({', '.join('?' * len(chunk))})", chunk)
             found += cursor.fetchall()
         return found
 
@@ -803,14 +876,14 @@ class _SqliteStore:
             values[i] = 1 if values[i] else 0
         return values
 
-    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int, int]]) -> None:  # noqa: ANN001
         """Upsert the rows; then the history: of the new dossiers (every one the upsert inserted:
         they have the ids after the largest, SQLite's rowid rule, as nothing else writes to the
         table inside the batch's transaction) in one statement, status changes by code."""
         last_id = cursor.execute("SELECT max(id) FROM dossier").fetchone()[0] or 0
         cursor.executemany(self.upsert_sql, [self.params(r) for r in rows])
         cursor.execute(self.new_history_sql, (last_id,))
-        cursor.executemany(self.history_sql, [(prev, status, code) for code, prev, status in history
+        cursor.executemany(self.history_sql, [(prev, status, seq, code) for code, prev, status, seq in history
                                               if prev is not None])
 
 
@@ -849,7 +922,7 @@ class _PgStore:
     def moment(value: datetime | None) -> datetime | None:
         return value
 
-    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int]]) -> None:  # noqa: ANN001
+    def write(self, cursor, rows: list[dict[str, Any]], history: list[tuple[str, int | None, int, int]]) -> None:  # noqa: ANN001
         """COPY the batch into a transaction-scoped staging table, then one INSERT … SELECT …
         ON CONFLICT whose RETURNING feeds the history: a round trip per batch, not one per row."""
         cols = ", ".join(self.columns)
@@ -869,49 +942,52 @@ class _PgStore:
         if not history:
             cursor.execute(upsert)
             return
-        codes, prevs, statuses = (list(x) for x in zip(*history, strict=True))
+        codes, prevs, statuses, seqs = (list(x) for x in zip(*history, strict=True))
         cursor.execute(
             f"WITH written AS ({upsert} RETURNING id, code) "
-            "INSERT INTO status_change (dossier_id, previous_status, status, seen_at, import_run_id) "
-            "SELECT w.id, v.prev, v.st, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[]) "
-            "WITH ORDINALITY AS v(code, prev, st, n) JOIN written AS w ON w.code = v.code ORDER BY v.n",
-            (self.now, self.run_id, codes, prevs, statuses), binary=True)
+            "INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id) "
+            "SELECT w.id, v.prev, v.st, v.seq, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[], %s::int[]) "
+            "WITH ORDINALITY AS v(code, prev, st, seq, n) JOIN written AS w ON w.code = v.code ORDER BY v.n "
+            "ON CONFLICT (dossier_id, seq) DO NOTHING",  # already recorded (tracker.models.StatusChange)
+            (self.now, self.run_id, codes, prevs, statuses, seqs), binary=True)
 
 
-def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None):  # noqa: ANN202
-    return readers.open_export(path, fmt, mapping)
+def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None, limits: ReadLimits):  # noqa: ANN202
+    return readers.open_export(path, fmt, mapping, limits)
 
 
 def import_file(engine: Engine, settings: Settings, path: str | Path, *, source: str = "file",
                 fmt: str | None = None, mapping: dict[str, str] | None = None, dry_run: bool = False,
                 strict: bool = False, batch_size: int | None = None,
                 progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import one export file. Never raises for bad data: the result says what happened."""
+    """Import one export file. Never raises for bad data, a full disk or a database that stops
+    answering: the result says what happened, and a run it started is never left `running`."""
     path = Path(path)
     started = clock.perf_counter()
     result = ImportResult(file=path.name)
     batch_size = batch_size or settings.get("import.batch_size")
     mapping = {**settings.get("import.mapping"), **(mapping or {})}
+    limits = read_limits(settings)
 
     def fail(message: str) -> ImportResult:
-        result.status, result.message = "failed", message
+        result.status, result.message = "failed", one_line(message)
         result.seconds = clock.perf_counter() - started
         if not dry_run:
             result.run_id = _record_failed_run(engine, source, path, result)
         return result
 
-    if strict:
-        try:
-            bad = _strict_check(path, fmt, mapping, settings.work_calendar())
-        except FileRejected as exc:
-            return fail(str(exc))
-        if bad:
-            result.rejections = bad[:50]
-            return fail(f"{path.name}: --strict and {len(bad)} row(s) rejected, first: {bad[0]}")
     try:
+        if strict:
+            try:
+                bad = _strict_check(path, fmt, mapping, settings.work_calendar(), limits)
+            except FileRejected as exc:
+                return fail(str(exc))
+            if bad:
+                result.rejections = bad[:50]
+                return fail(f"{path.name}: --strict and {len(bad)} row(s) rejected, first: {bad[0]}")
         with source_lock(engine, source):
             try:
-                src, cmap, rows = _open(path, fmt, mapping)
+                src, cmap, rows = _open(path, fmt, mapping, limits)
             except FileRejected as exc:
                 return fail(str(exc))
             result.sha256, result.skipped = src.sha256, src.skipped
@@ -922,11 +998,43 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
         result.status, result.message = "busy", str(exc)
         result.seconds = clock.perf_counter() - started
         return result
+    except (OSError, SQLAlchemyError) as exc:  # before a run was started, or while recording its end
+        log.error("import of %s failed: %s", path.name, stopped_reason(exc))
+        if result.run_id is not None and not dry_run:  # started, then its end could not be written
+            return _stopped(engine, result, f"{path.name}: {stopped_reason(exc)}", started)
+        result.status, result.message = "failed", f"{path.name}: {stopped_reason(exc)}"
+        result.seconds = clock.perf_counter() - started
+        return result
 
 
-def _strict_check(path: Path, fmt: str | None, mapping: dict[str, str] | None, cal: WorkCalendar) -> list[Rejection]:
+def read_limits(settings: Settings) -> ReadLimits:
+    """The import.max_* settings, for the readers."""
+    return ReadLimits(rows=settings.get("import.max_rows"), columns=settings.get("import.max_columns"),
+                      cells=settings.get("import.max_cells"), megabytes=settings.get("import.max_megabytes"))
+
+
+def one_line(message: str) -> str:
+    """A reason as one line: what it quotes from the file (a cell with a line break, a control
+    character) shown escaped or as a space."""
+    return safe_text(shown(message), one_line=True)
+
+
+def stopped_reason(exc: BaseException) -> str:
+    """One line saying why an import stopped, for a disk that is full, a file system that is read
+    only, a database that went away: the driver's own first line, not a traceback."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, OSError) and orig.strerror:
+        where = f" ({orig.filename})" if orig.filename else ""
+        return f"{orig.strerror}{where}"
+    text = str(orig).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
+
+
+def _strict_check(path: Path, fmt: str | None, mapping: dict[str, str] | None, cal: WorkCalendar,
+                  limits: ReadLimits) -> list[Rejection]:
     """A first pass that writes nothing: every row that would be rejected."""
-    _, cmap, rows = _open(path, fmt, mapping)
+    _, cmap, rows = _open(path, fmt, mapping, limits)
     bad: list[Rejection] = []
     seen: dict[str, tuple[int, tuple]] = {}
     parse = RowParser(cmap, cal).parse
@@ -948,13 +1056,27 @@ def _run(engine: Engine, settings: Settings, path: Path, source: str, result: Im
          progress: Callable[[int], None] | None, started: float) -> ImportResult:
     run_id = None if dry_run else _start_run(engine, source, path, result)
     result.run_id = run_id
-    with _import_connection(engine) as conn, _collector_paused():
-        writer = _Writer(engine, conn, settings, run_id, result, cmap, dry_run)
-        with _indexes_deferred(conn, not dry_run and file_size(path) >= BULK_BYTES):
-            for batch in batches(path, src, rows, Keyer(cmap), batch_size):
-                writer.flush(batch)
-                if progress and len(batch) == batch_size:
-                    progress(result.rows_read)
+    try:
+        with _import_connection(engine) as conn, _collector_paused():
+            writer = _Writer(engine, conn, settings, run_id, result, cmap, dry_run)
+            with _indexes_deferred(conn, not dry_run and file_size(path) >= BULK_BYTES):
+                for batch in batches(path, src, rows, keyer=Keyer(cmap), size=batch_size):
+                    writer.flush(batch)
+                    if progress and len(batch) == batch_size:
+                        progress(result.rows_read)
+    except FileRejected as exc:  # found while reading on (a reader that could not check everything first)
+        return _stopped(engine, result, str(exc), started)
+    except (OSError, SQLAlchemyError) as exc:  # a full disk, a read-only file system, the database gone
+        return _stopped(engine, result, f"{path.name}: the import stopped after {result.rows_read} row(s): "
+                                        f"{stopped_reason(exc)}", started)
+    except Exception as exc:  # a defect of ours: the run says so, the log has the traceback
+        log.exception("import of %s failed", path.name)
+        return _stopped(engine, result, f"{path.name}: the import stopped after {result.rows_read} row(s) on an "
+                                        f"internal error ({stopped_reason(exc)})", started)
+    except BaseException as exc:  # interrupted (Ctrl-C, SystemExit): recorded, then on its way
+        _stopped(engine, result, f"{path.name}: the import was interrupted after {result.rows_read} row(s) "
+                                 f"({type(exc).__name__})", started)
+        raise
     if progress:
         progress(result.rows_read)
     if writer.catalogue.any_filled:
@@ -968,6 +1090,23 @@ def _run(engine: Engine, settings: Settings, path: Path, source: str, result: Im
     return result
 
 
+def _stopped(engine: Engine, result: ImportResult, message: str, started: float) -> ImportResult:
+    """The run marked failed with `message`: what the batches committed before stays (each is whole)."""
+    result.status = "failed"
+    if result.inserted or result.updated:
+        message += f"; the {result.inserted + result.updated} row(s) stored before that are kept"
+    result.message = one_line(message)
+    result.seconds = clock.perf_counter() - started
+    if result.run_id is None:
+        return result
+    try:
+        _finish_run(engine, result.run_id, result, keep_message=True)
+    except SQLAlchemyError as exc:  # the disk is still full: the next import of the source marks it
+        log.error("import run %s could not be marked failed (%s); the next import of its source marks it "
+                  "interrupted", result.run_id, stopped_reason(exc))
+    return result
+
+
 def _start_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:
     with engine.begin() as conn:
         # we hold the source's lock: a run still marked running was killed
@@ -975,36 +1114,47 @@ def _start_run(engine: Engine, source: str, path: Path, result: ImportResult) ->
                      .values(status="interrupted", finished_at=now_local(),
                              message="the import process stopped before the end of the file"))
         return conn.execute(ImportRun.__table__.insert().values(
-            source=source, file_name=str(path), sha256=result.sha256, format=result.format,
+            source=source, file_name=shown(str(path))[:1000], sha256=result.sha256, format=result.format,
             started_at=now_local(), status="running", message="")).inserted_primary_key[0]
 
 
-def _finish_run(engine: Engine, run_id: int, result: ImportResult) -> None:
-    notes = []
-    if result.new_units:
-        notes.append(f"new units: {', '.join(result.new_units[:20])}")
-    if result.new_procedures:
-        notes.append(f"new procedures: {len(result.new_procedures)}")
-    notes += result.skipped[:10]
-    result.message = "; ".join(notes)
+def _finish_run(engine: Engine, run_id: int, result: ImportResult, *, keep_message: bool = False) -> None:
+    if not keep_message:
+        notes = []
+        if result.new_units:
+            notes.append(f"new units: {', '.join(result.new_units[:20])}")
+        if result.new_procedures:
+            notes.append(f"new procedures: {len(result.new_procedures)}")
+        if result.cleaned:
+            notes.append(f"control characters removed from {result.cleaned} row(s), first: "
+                         + ", ".join(result.warnings[:3]))
+        notes += result.skipped[:10]
+        result.message = "; ".join(notes)
     with engine.begin() as conn:
         conn.execute(update(ImportRun).where(ImportRun.id == run_id).values(
             finished_at=now_local(), status=result.status, rows_read=result.rows_read,
             inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-            rejected=result.rejected, message=result.message))
+            rejected=result.rejected, message=shown(result.message)[:5000]))
 
 
 def _record_failed_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:
     with engine.begin() as conn:
         run_id = conn.execute(ImportRun.__table__.insert().values(
-            source=source, file_name=str(path), sha256=result.sha256, format=result.format,
+            source=source, file_name=shown(str(path))[:1000], sha256=result.sha256, format=result.format,
             started_at=now_local(), finished_at=now_local(), status="failed",
-            message=result.message[:5000])).inserted_primary_key[0]
+            message=shown(result.message)[:5000])).inserted_primary_key[0]
         if result.rejections:
-            conn.execute(RejectedRow.__table__.insert(), [
-                {"run_id": run_id, "line": r.line, "column": r.column, "value": r.value, "reason": r.reason,
-                 "raw": json.dumps(r.raw, ensure_ascii=False)} for r in result.rejections])
+            conn.execute(RejectedRow.__table__.insert(), _rejected_rows(run_id, result.rejections))
     return run_id
+
+
+def _rejected_rows(run_id: int | None, rejections: list[Rejection]) -> list[dict[str, Any]]:
+    """Rejected rows to store, what they quote shown with escapes for control characters: the
+    desk sees what was there, and no database refuses it (PostgreSQL and NUL)."""
+    return [{"run_id": run_id, "line": r.line, "column": shown(r.column)[:200], "value": shown(r.value),
+             "reason": shown(r.reason), "raw": json.dumps({shown(k): shown(v) for k, v in r.raw.items()},
+                                                          ensure_ascii=False)}
+            for r in rejections]
 
 
 def _supplements(row: dict[str, Any], pairs: tuple[SupplementPair, ...], old: tuple | None) -> None:

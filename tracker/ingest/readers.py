@@ -27,8 +27,10 @@ from unicodedata import normalize
 
 from tracker.export import DOSSIER_COLUMNS
 from tracker.ingest.base import (
+    DEFAULT_LIMITS,
     HEADER_SCAN_ROWS,
     FileRejected,
+    ReadLimits,
     Rows,
     Source,
     TextEncoding,
@@ -44,7 +46,7 @@ from tracker.ingest.json_exports import read_json
 from tracker.ingest.text import fold
 from tracker.ingest.workbook import read_workbook
 
-__all__ = ["FORMATS", "FileRejected", "Source", "detect_format", "is_totals_row", "open_export",
+__all__ = ["FORMATS", "FileRejected", "ReadLimits", "Source", "detect_format", "is_totals_row", "open_export",
            "open_text", "read_csv", "sniff_delimiter", "sniff_encoding"]
 
 FORMATS = ("csv", "tthc-csv", "xlsx", "xls", "html", "portal-json", "igate-json", "json")
@@ -72,21 +74,22 @@ def detect_format(path: Path) -> str:
     return "csv"
 
 
-def open_export(path: Path, fmt: str | None = None, overrides: dict[str, str] | None = None
-                ) -> tuple[Source, ColumnMap, Rows]:
+def open_export(path: Path, fmt: str | None = None, overrides: dict[str, str] | None = None,
+                limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     """(source, header map, rows) of one export file; FileRejected if it cannot be imported.
 
     `fmt`: one of FORMATS, or None to tell from the content. `overrides`: source label ->
-    canonical field, for headers our aliases do not know."""
+    canonical field, for headers our aliases do not know. `limits`: how big a file may be
+    (rows, columns, cells, bytes), checked before anything is read into memory."""
     path = Path(path)
     name = _format_name(fmt) if fmt is not None else detect_format(path)
     if name in ("csv", "tthc-csv"):
-        return read_csv(path, overrides)
+        return read_csv(path, overrides, limits)
     if name in ("xlsx", "xls"):
-        return read_workbook(path, name, overrides)
+        return read_workbook(path, name, overrides, limits)
     if name == "html":
-        return read_html(path, overrides)
-    return read_json(path, None if name == "json" else name, overrides)
+        return read_html(path, overrides, limits)
+    return read_json(path, None if name == "json" else name, overrides, limits)
 
 
 def _format_name(fmt: str) -> str:
@@ -122,10 +125,14 @@ def sniff_delimiter(sample: str) -> str:
 _OWN_LABELS = {fold(f) for f in ALIASES if not f.startswith("_")} | {fold(c) for c in DOSSIER_COLUMNS}
 
 
-def read_csv(path: Path, overrides: dict[str, str] | None = None) -> tuple[Source, ColumnMap, Rows]:
-    """A CSV / tab-separated export, streamed. Line numbers are physical lines (1-based)."""
+def read_csv(path: Path, overrides: dict[str, str] | None = None, limits: ReadLimits = DEFAULT_LIMITS
+             ) -> tuple[Source, ColumnMap, Rows]:
+    """A CSV / tab-separated export, streamed (so no cap on bytes or columns: a row is never more
+    than its line). Line numbers are physical lines (1-based)."""
     path = Path(path)
     enc = sniff_text_encoding(path)
+    if enc.lines > limits.rows + HEADER_SCAN_ROWS:  # room for a title block and the header
+        limits.check_rows(path.name, enc.lines, "lines")
     with _open_decoded(path, enc) as fh:
         sample = fh.read(64 * 1024)
     src = Source(path, enc.sha256, enc.label, sniff_delimiter(sample), format="csv")

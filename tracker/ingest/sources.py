@@ -709,6 +709,7 @@ class _Fetcher:
         self.timeout = settings.get("import.url_timeout")
         self.retries = settings.get("import.url_retries")
         self.backoff = backoff
+        self.max_bytes = settings.get("import.max_megabytes") << 20  # a response is a file: the same cap
         self.url = display_url(spec.url or "")
         self.headers = {"User-Agent": "tthc-monitor", **dict(spec.headers)}
         if spec.token_env:
@@ -717,6 +718,17 @@ class _Fetcher:
                 raise SourceError(f"import source '{spec.name}': environment variable {spec.token_env} "
                                   f"is not set (it should hold the token sent in {spec.auth_header})")
             self.headers[spec.auth_header] = f"{spec.auth_scheme} {token}" if spec.auth_scheme else token
+
+    def body(self, r: requests.Response, params: Mapping[str, Any] | None) -> Iterator[bytes]:
+        """The response's bytes, chunk by chunk, up to import.max_megabytes: a server that sends
+        without end fills neither the disk nor the memory."""
+        size = 0
+        for chunk in r.iter_content(1 << 16):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise SourceError(f"{self.where(params)}: the response is more than the "
+                                  f"{self.max_bytes >> 20} MB an import reads (setting import.max_megabytes)")
+            yield chunk
 
     def where(self, params: Mapping[str, Any] | None) -> str:
         page = f" (page {params[self.spec.page_param]})" if params and self.spec.page_param in params else ""
@@ -843,7 +855,7 @@ def fetch_url_source(spec: SourceSpec, settings: Settings, dest_dir: str | Path,
         def save(r: requests.Response) -> Path:
             path = dest / f"{spec.name}{_extension(spec, r)}"
             with path.open("wb") as fh:
-                for chunk in r.iter_content(1 << 16):
+                for chunk in fetcher.body(r, None):
                     fh.write(chunk)
             return path
 
@@ -853,12 +865,15 @@ def fetch_url_source(spec: SourceSpec, settings: Settings, dest_dir: str | Path,
 
 def _fetch_pages(spec: SourceSpec, fetcher: _Fetcher, session: requests.Session, dest: Path) -> list[Path]:
     def load(r: requests.Response) -> Any:
-        data = r.content
+        data = b"".join(fetcher.body(r, params))
         try:
             return json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError):
             ctype = r.headers.get("Content-Type", "?")
             raise SourceError(f"{fetcher.where(params)}: the response is not JSON ({ctype})") from None
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of 5,000 digits
+            raise SourceError(f"{fetcher.where(params)}: the response is not readable JSON "
+                              f"({'nested too deeply' if isinstance(exc, RecursionError) else exc})") from None
 
     files: list[Path] = []
     previous = ""

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from tracker.calendar import WorkCalendar
+from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
 from tracker.ingest.values import ValueProblem, parse_datetime
 from tracker.portal766 import PAIR_KEYS, SupplementPair
 
@@ -34,6 +34,9 @@ def _moment(value: Any, where: str, key: str, cal: WorkCalendar | None) -> datet
         moment = parse_datetime(value)
     except ValueProblem as exc:
         raise ValueProblem(f"{where}: {key}: {exc}") from None
+    if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:  # issue 12: as every imported date
+        raise ValueProblem(f"{where}: {key}: '{value}': year {moment.year} is outside the years the working "
+                           f"calendar covers ({FIRST_YEAR}–{LAST_YEAR})")
     if moment is not None and cal is not None and key in _DUE_KEYS and len(value.strip()) <= 10:
         moment = cal.day_end(moment.date())
     return moment

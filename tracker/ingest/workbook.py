@@ -1,5 +1,11 @@
 """Excel workbooks, .xlsx and the old binary .xls, read with python-calamine.
 
+Before calamine sees an .xlsx, its zip is checked (`check_xlsx`): the parts' uncompressed sizes,
+each sheet's declared <dimension> and the cells it really holds (calamine allocates a dense grid
+from the first cell to the last: one cell at XFD1048576 is 512 GB). An .xls (BIFF) cannot grow
+past 65,536 x 256 cells; its file size is checked first and its grid once loaded. Rows are then
+streamed from calamine, not converted into one list.
+
 The first sheet with a recognisable header is read. Line numbers are the spreadsheet's row
 numbers (1-based), so a rejected row can be found in Excel. Date cells become the strings the
 date parser reads ("02/03/2026 08:00:00", a date alone "05/03/2026"); whole numbers lose their
@@ -10,25 +16,34 @@ values.parse_datetime.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
+from operator import methodcaller
 from pathlib import Path
 from typing import TypeVar
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from tracker.ingest.base import (
+    DEFAULT_LIMITS,
     HEADER_SCAN_ROWS,
     FileRejected,
+    ReadLimits,
     Rows,
     Source,
     clean,
     data_rows,
     file_sha256,
+    file_size,
     find_header,
     open_binary,
+    read_head,
     require,
 )
+from tracker.ingest.biff import OLE_MAGIC, check_xls
 from tracker.ingest.columns import ColumnMap
 
 T = TypeVar("T")
@@ -62,8 +77,11 @@ def cell_text(value: Cell) -> str:
     return clean(str(value))
 
 
-def _rows(sheet_rows: list[list[Cell]]) -> Rows:
+def _rows(sheet_rows: Iterable[list[Cell]]) -> Rows:
     for i, row in enumerate(sheet_rows, 1):
+        if row.count("") == len(row):  # an empty row (a sparse sheet has thousands): not cell by cell
+            yield i, []
+            continue
         yield i, [cell_text(v) for v in row]
 
 
@@ -86,9 +104,10 @@ def _calamine(where: str, call: Callable[[], T]) -> T:
         raise FileRejected(f"{where}: not a readable Excel workbook (damaged: {reason})") from None
 
 
-def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
-                  ) -> tuple[Source, ColumnMap, Rows]:
+def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
+                  limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
     path = Path(path)
+    check_workbook(path, fmt, limits)
     sha = file_sha256(path)
     with open_binary(path) as fh:
         book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
@@ -99,8 +118,12 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
             where = f"{path.name} sheet '{name}'"
             try:
                 sheet = _calamine(where, lambda i=index: book.get_sheet_by_index(i))
+                limits.check_grid(where, sheet.end[0] + 1 if sheet.height else 0,
+                                  sheet.end[1] + 1 if sheet.width else 0)
                 head = _calamine(where, lambda s=sheet: s.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS))
             except FileRejected as exc:
+                if "setting import.max_" in str(exc):
+                    raise
                 notes.append(f"sheet '{name}': {str(exc).split(': ', 1)[-1]}")
                 continue
             search = find_header(_rows(head), overrides, "row")
@@ -108,14 +131,144 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None
                 notes.append(f"sheet '{name}': {search.found()}")
                 continue
             require(search.cmap, f"{where} row {search.line}")
-            everything = _calamine(where, lambda s=sheet: s.to_python(skip_empty_area=False))
             src.skipped.extend(f"sheet '{name}' {t}" for t in search.titles)
-            rows = _rows(everything[search.line:])
+            rows = _rows(_stream(sheet, where, search.line))
             return src, search.cmap, data_rows(_renumber(rows, search.line), search.cmap, src, "row")
     found = "; ".join(notes) if notes else "no sheets"
     raise FileRejected(f"{path.name}: no sheet has a recognisable header row in its first "
                        f"{HEADER_SCAN_ROWS} rows (expected columns such as 'Mã hồ sơ', 'Ngày tiếp nhận', "
                        f"'Trạng thái'); found {found}")
+
+
+def check_workbook(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """FileRejected unless calamine may open `path`: what every caller of calamine runs first."""
+    if fmt == "xlsx" and zipfile.is_zipfile(path):
+        check_xlsx(path, limits)
+    else:
+        limits.check_size(path.name, file_size(path))
+        if read_head(path, 8) == OLE_MAGIC:
+            check_xls(path, limits)
+
+
+def _stream(sheet, where: str, skip: int) -> Iterator[list[Cell]]:  # noqa: ANN001 - a CalamineSheet
+    """The sheet's rows after the first `skip`, one at a time, as to_python(skip_empty_area=False)
+    has them: iter_rows starts at the first row but at the first used column, so each row is padded."""
+    pad = [""] * sheet.start[1] if sheet.height else []
+    rows = _calamine(where, sheet.iter_rows)
+    for i, row in enumerate(rows):
+        if i >= skip:
+            yield pad + row if pad else row
+
+
+# ----- checking an .xlsx before calamine reads it ---------------------------------------------------
+
+_SHEET_PART = re.compile(r"^xl/(?:worksheets|dialogsheets|macrosheets)/[^/]+\.xml$", re.IGNORECASE)
+_TAG = rb"<(?:[A-Za-z_][\w.-]*:)?"
+_DIMENSION = re.compile(_TAG + rb"dimension\s[^>]*?\bref=\"([A-Z]{0,3})(\d*)(?::([A-Z]{0,3})(\d*))?\"")
+_ROW_REF = re.compile(_TAG + rb"row\s[^>]*?\br=\"(\d{1,12})\"")
+# a cell with content (not a self-closing, style-only <c r="XFD1" s="3"/>: calamine skips those)
+_REF = re.compile(rb' r="([A-Z]{0,4})(\d{1,12})"')  # of a row (no letters) or a cell
+_CELL_REF = re.compile(_TAG + rb"c\s[^>]*?\br=\"([A-Z]{1,4})(\d{1,12})\"[^>]*?(?<!/)>")
+_SHEET_DATA = re.compile(rb"<([A-Za-z_][\w.-]*:)?sheetData[\s>/]")
+_SCAN = 4 << 20
+
+
+def column_number(letters: bytes | str) -> int:
+    """'A' -> 1, 'XFD' -> 16384."""
+    n = 0
+    for ch in letters.decode("ascii") if isinstance(letters, bytes) else letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def check_xlsx(path: Path, limits: ReadLimits) -> None:
+    """FileRejected unless the workbook's parts, uncompressed, and every sheet's declared and real
+    extent are within `limits`. Reads each sheet's XML once, streamed (no more than a few MB held)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            limits.check_size(path.name, sum(i.file_size for i in infos), " uncompressed")
+            for info in infos:
+                if _SHEET_PART.match(info.filename):
+                    _check_sheet(z, info, f"{path.name} ({info.filename})", limits)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
+        if isinstance(exc, FileRejected):
+            raise
+        raise FileRejected(f"{path.name}: not a readable Excel workbook ({exc})") from None
+    except OSError as exc:
+        raise FileRejected(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _check_sheet(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limits: ReadLimits) -> None:
+    """Counted with bytes.count and one regex that starts with a literal (r="…": both row and cell
+    references), at hundreds of MB a second; a chunk whose references reach further than the
+    cells with content seen so far is read again cell by cell, as a style-only cell at XFD9 or an
+    empty formatted row far down must not reject a file (calamine leaves them out)."""
+    max_row = max_col = rows = unnumbered = 0
+    widest = current = 0  # cells in a row: counted once some cell carries no reference
+    unreferenced = False
+    row_tag, cell_tag = b"<row", b"<c"
+    size, carry, first = 0, b"", True
+    with z.open(info) as fh:
+        while chunk := fh.read(_SCAN):
+            size += len(chunk)
+            limits.check_size(where, size, " uncompressed")
+            text = carry + chunk
+            cut = text.rfind(b"<")  # a tag cut by the chunk's end is read with the next chunk
+            if cut > text.rfind(b">"):
+                text, carry = text[:cut], text[cut:]
+            else:
+                carry = b""
+            if first:
+                if dim := _DIMENSION.search(text):
+                    _check_dimension(dim, where, limits)
+                if tag := _SHEET_DATA.search(text):
+                    prefix = b"<" + (tag.group(1) or b"")
+                    row_tag, cell_tag = prefix + b"row", prefix + b"c"
+                first = False
+            tags = text.count(row_tag + b" ") + text.count(row_tag + b">")
+            cells = text.count(cell_tag + b" ") + text.count(cell_tag + b">") + text.count(cell_tag + b"/")
+            refs = _REF.findall(text)
+            rows += tags
+            # r first among the attributes, as every writer puts it; where not, the count errs high
+            unnumbered += max(0, tags - text.count(row_tag + b' r="'))
+            if refs:
+                far_col = max(map(column_number, {c for c, _ in refs if c}), default=0)
+                far_row = max(map(int, {r for _, r in refs}))
+                if far_col > max_col or far_row > max_row:  # only cells with content count
+                    content = _CELL_REF.findall(text)
+                    rows_seen = [int(r) for r in _ROW_REF.findall(text)]
+                    max_col = max(max_col, max(map(column_number, {c for c, _ in content}), default=0))
+                    max_row = max(max_row, max((int(r) for _, r in content), default=0),
+                                  min(max(rows_seen, default=0), max_row + len(rows_seen)))
+            if not unreferenced and cells > text.count(cell_tag + b' r="'):
+                unreferenced = True
+            if unreferenced:
+                widest, current = _widest_row(text, row_tag, cell_tag, widest, current)
+            if rows > limits.rows:  # no need to read on
+                break
+    limits.check_grid(where, max(max_row + unnumbered, rows if unnumbered else 0), max(max_col, widest))
+
+
+def _check_dimension(dim: re.Match, where: str, limits: ReadLimits) -> None:
+    """The sheet's own <dimension ref="A1:XFD1048576">: what it claims is checked as if true."""
+    last_col, last_row = (dim.group(3), dim.group(4)) if dim.group(3) is not None else (dim.group(1), dim.group(2))
+    rows = int(last_row) if last_row else 0
+    columns = column_number(last_col) if last_col else 0
+    limits.check_grid(where, rows, columns, " (its declared dimension)")
+
+
+def _widest_row(text: bytes, row_tag: bytes, cell_tag: bytes, widest: int, current: int) -> tuple[int, int]:
+    """The most cells in one row so far; `current`: cells in the row still open at the last chunk.
+    Counted by the bytes of the cell tag (a few `<col`, `<cfRule` outside the rows count too: an
+    upper bound), at the speed of bytes.count, not of a Python loop over two million rows."""
+    parts = text.split(row_tag)
+    current += parts[0].count(cell_tag)
+    widest = max(widest, current)
+    if len(parts) > 1:
+        counts = list(map(methodcaller("count", cell_tag), parts[1:]))
+        widest, current = max(widest, max(counts)), counts[-1]
+    return widest, current
 
 
 def _renumber(rows: Rows, offset: int) -> Rows:
