@@ -37,6 +37,9 @@ CATALOGUES = Path(__file__).parent / "translations"
 
 
 def init_app(app: Flask, compiled_dir: Path) -> None:
+    # absolute: Flask-Babel reads a relative translation folder against the app's package
+    # directory (web/var/translations), not the working directory the catalogue was compiled in
+    compiled_dir = Path(compiled_dir).resolve()
     compile_catalogues(CATALOGUES, compiled_dir)
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled_dir)
