@@ -139,6 +139,8 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     _log_to_stderr(logging.WARNING if args.once else logging.INFO)
     engine = _engine(settings)
     if not args.once:
+        if warning := settings.base_url_warning():
+            print(warning, file=sys.stderr)
         try:
             return run_scheduler(engine, settings)
         except SchedulerBusy as exc:

@@ -269,7 +269,7 @@ def unit_lists(engine: Engine, settings: Settings, digest_date: date,
     t = digest_moment(settings, digest_date)
     next_day = cal.next_working_day(digest_date)
     horizon = datetime.combine(next_day + timedelta(days=1), time(0))
-    base = settings.get("digest.base_url")
+    base = settings.dashboard_url()
     applicant = settings.get("digest.include_applicant")
     unit_ids = list(unit_ids)
     out = {uid: UnitLists() for uid in unit_ids}
@@ -406,8 +406,8 @@ def unit_context(settings: Settings, digest_date: date, unit: Mapping[str, Any],
         "all_clear": lists.quiet,
         "rate": _rate_context(unit["code"], unit["level"] or "", r),
         "show_applicant": settings.get("digest.include_applicant"),
-        "dashboard": settings.get("digest.base_url"),
-        "unit_url": settings.get("digest.base_url") + UNIT_PAGE.format(code=quote(unit["code"], safe="")),
+        "dashboard": settings.dashboard_url(),
+        "unit_url": settings.dashboard_url() + UNIT_PAGE.format(code=quote(unit["code"], safe="")),
     }
 
 
@@ -444,7 +444,7 @@ def summary_context(settings: Settings, digest_date: date, r: Rates) -> dict[str
         "total": {"finished": total.finished, "late": total.late, "overdue": total.overdue,
                   "rate": rate_text(total.on_time_rate)},
         "overdue_units": overdue_units, "units": len(r.month),
-        "dashboard": settings.get("digest.base_url"),
+        "dashboard": settings.dashboard_url(),
     }
 
 

@@ -215,7 +215,7 @@ def _env_name(v: Any) -> str:
 
 def _base_url(v: Any) -> str:
     s = _str(v).strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
+    if s and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
         raise ValueError(f"'{s}' is not a web address: expected e.g. https://tthc.example.gov.vn")
     return s
 
@@ -293,8 +293,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.include_applicant", False,
             "Show the applicant's name beside each dossier in digests. Off: dossier codes and procedure "
             "names only (personal data stays out of mailboxes).", _bool),
-    Setting("digest.base_url", "http://127.0.0.1:5000",
-            "Address of the dashboard, for the links in digests (<base_url>/dossier/<code>).", _base_url),
+    Setting("digest.base_url", "",
+            "Address of the dashboard, for the links in digests (<base_url>/dossier/<code>). Empty: "
+            "http://<web.host>:<web.port>, right for the demo; set it in production (the address users "
+            "reach, e.g. https://tthc.example.gov.vn).", _base_url),
     Setting("digest.cchc_recipients", [],
             "Who receives the summary for the CCHC office (every unit ranked, the biggest movers).",
             _addresses),
@@ -322,6 +324,29 @@ class Settings:
 
     def items(self) -> list[tuple[Setting, Any]]:
         return [(s, self._values[s.key]) for s in SETTINGS]
+
+    def dashboard_url(self) -> str:
+        """Where users reach the dashboard, for links in digests: `digest.base_url`, else the address
+        `tthc serve` listens on (a wildcard address as this machine's name)."""
+        base = self.get("digest.base_url")
+        if base:
+            return base
+        host = self.get("web.host")
+        if host in ("0.0.0.0", "::", ""):
+            import socket
+
+            host = socket.getfqdn()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.get('web.port')}"
+
+    def base_url_warning(self) -> str | None:
+        """Said at the start of a production process (gunicorn, the scheduler) when digests would
+        link to a guessed address."""
+        if self.get("digest.base_url"):
+            return None
+        return (f"warning: digest.base_url is not set: digest links will point to {self.dashboard_url()}; "
+                "set it (TTHC_DIGEST_BASE_URL) to the address your users open")
 
     @property
     def var_dir(self) -> Path:

@@ -88,6 +88,8 @@ def cmd_serve(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     port = args.port or settings.get("web.port")
     print(f"Dashboard: http://{host}:{port}", flush=True)
     if args.workers and args.workers > 0:
+        if warning := settings.base_url_warning():
+            print(warning, file=sys.stderr, flush=True)
         return _gunicorn(settings, host, port, args.workers)
     from web import create_app
 
