@@ -32,7 +32,8 @@ from tracker.users import (
     update_user,
     user_unit_ids,
 )
-from web.auth import WebUser, current_user, engine, roles_required
+from web.access import page_access
+from web.auth import WebUser, current_user, engine
 from web.scope import forget_tree, unit_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -40,7 +41,7 @@ EVENTS_SHOWN = 50
 
 
 @bp.get("")
-@roles_required("admin")
+@page_access
 def index():  # noqa: ANN201
     settings = current_app.config["TTHC_SETTINGS"]
     shown = [(s.key, "••••••" if s.secret else _setting_text(v)) for s, v in settings.items()]
@@ -54,7 +55,7 @@ def index():  # noqa: ANN201
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def user_new():  # noqa: ANN201
     form = {"username": "", "display_name": "", "role": "reception", "units": [], "active": True}
     errors: list[str] = []
@@ -76,7 +77,7 @@ def user_new():  # noqa: ANN201
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def user_edit(user_id: int):  # noqa: ANN201
     user = get_user(engine(), user_id) or abort(404)
     form = _stored_form(user)
@@ -97,7 +98,7 @@ def user_edit(user_id: int):  # noqa: ANN201
 
 
 @bp.post("/users/<int:user_id>/password")
-@roles_required("admin")
+@page_access
 def user_password(user_id: int):  # noqa: ANN201
     user = get_user(engine(), user_id) or abort(404)
     errors = _password_errors()
@@ -144,7 +145,7 @@ def _user_page(user: dict | None, form: dict, errors: list[str], *, password_err
 
 
 @bp.route("/units/<path:code>", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def unit_edit(code: str):  # noqa: ANN201
     with engine().connect() as conn:
         unit = conn.execute(select(Unit).where(Unit.code == code)).mappings().first() or abort(404)

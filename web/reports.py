@@ -30,13 +30,12 @@ from flask_babel import pgettext
 
 from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
 from web import current_now
-from web.auth import current_user, engine, login_required, roles_required
+from web.access import page_access
+from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num
 from web.scope import unit_tree
 
 bp = Blueprint("reports", __name__)
-SCORE_ROLES = ("admin", "cchc")  # scores are province-wide
-AUDIT_ROLES = ("admin", "cchc", "unit_head")
 AUDITS = ("beyond-limit", "no-apology", "no-due")
 PAGE_SIZE = 50
 CHART_MAX = 80  # bars; the table has every row
@@ -440,7 +439,7 @@ def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
 
 @bp.get("/scores")
 @bp.get("/scores.<fmt>")
-@roles_required(*SCORE_ROLES)
+@page_access
 def scores(fmt: str | None = None):  # noqa: ANN201
     if fmt not in (None, "csv"):
         abort(404)
@@ -572,7 +571,7 @@ class AuditPage:
 
 @bp.get("/audits")
 @bp.get("/audits.<fmt>")
-@roles_required(*AUDIT_ROLES)
+@page_access
 def audits(fmt: str | None = None):  # noqa: ANN201
     if fmt not in (None, "csv"):
         abort(404)

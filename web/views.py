@@ -16,13 +16,13 @@ from sqlalchemy import case, func, select
 from tracker.export import safe_cell
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
 from web import current_now
-from web.auth import current_user, engine, login_required, roles_required
+from web.access import page_access
+from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
 from web.lists import CACHE, ListFilters, filter_choices, open_counts, overdue_list, scope_key
 from web.scope import mask_name, mask_phone, unit_tree
 
 bp = Blueprint("views", __name__)
-IMPORT_ROLES = ("admin", "cchc")
 STALE_HOURS = 26  # a daily export that missed a day
 
 
@@ -373,7 +373,7 @@ def unit(code: str):  # noqa: ANN201
 
 
 @bp.route("/imports", methods=["GET", "POST"])
-@roles_required(*IMPORT_ROLES)
+@page_access
 def imports():  # noqa: ANN201
     if request.method == "POST":
         return _upload()
@@ -420,7 +420,7 @@ def _upload():  # noqa: ANN202
 
 
 @bp.get("/imports/<int:run_id>/rejected.csv")
-@roles_required(*IMPORT_ROLES)
+@page_access
 def rejected(run_id: int):  # noqa: ANN201
     from tracker.export import UnknownRun, rejected_rows
 
