@@ -48,6 +48,62 @@ def late_cut(cal: WorkCalendar, t: datetime, comparison: str, days: int) -> date
     return overdue_cut(moment, comparison)
 
 
+@dataclass(frozen=True)
+class Lateness:
+    """How late an open dossier is at T (late=True), or how long it has left: in working days from
+    one working day on, else in working hours.
+
+    Late, date mode: whole working days, counted by date as the comparison, the "how late" filters
+    and the digests count (due on Monday, on Friday: 4). Late, datetime mode: office time, in days
+    rounded up to one decimal, so "3,1 days" is always in "more than 3 days" and "3,0" never is.
+    Time left: office time, rounded down (never more time than there is)."""
+
+    late: bool
+    days: float | None  # None: under one working day, see hours
+    hours: float
+    due_today: bool = False  # date mode: the due moment passed today, not yet overdue
+
+
+def lateness(cal: WorkCalendar, due: datetime, t: datetime, comparison: str) -> Lateness:
+    import math
+
+    day = cal.day_seconds
+    if due < overdue_cut(t, comparison):
+        if comparison == "date":
+            start = datetime.combine(due.date() + timedelta(days=1), time(0))
+            end = datetime.combine(t.date() + timedelta(days=1), time(0))
+            days = max(0, cal.working_seconds_between(start, end)) // day
+            if days >= 1:
+                return Lateness(True, days, days * day / 3600)
+        secs = max(0, cal.working_seconds_between(due, t))
+        if secs >= day:
+            return Lateness(True, math.ceil(secs * 10 / day) / 10, secs / 3600)
+        return Lateness(True, None, math.ceil(secs / 360) / 10)
+    if due <= t:
+        return Lateness(False, None, 0.0, due_today=True)
+    secs = max(0, cal.working_seconds_between(t, due))
+    if secs >= day:
+        return Lateness(False, math.floor(secs * 10 / day) / 10, secs / 3600)
+    return Lateness(False, None, math.floor(secs / 360) / 10)
+
+
+def lateness_words(value: Lateness | None) -> str:
+    """The same words on the list, the unit page and the dossier page."""
+    from flask_babel import gettext as _
+
+    from web.i18n import fmt_num
+
+    if value is None:
+        return ""
+    if value.due_today:
+        return _("đến hạn trong hôm nay")
+    if value.days is not None:
+        n = fmt_num(value.days if isinstance(value.days, int) else float(value.days), 1)
+        return _("trễ %(n)s ngày làm việc", n=n) if value.late else _("còn %(n)s ngày làm việc", n=n)
+    n = fmt_num(float(value.hours), 1)
+    return _("trễ %(n)s giờ làm việc", n=n) if value.late else _("còn %(n)s giờ làm việc", n=n)
+
+
 _CALENDARS: dict[str, WorkCalendar] = {}
 _CAL_LOCK = threading.Lock()
 
@@ -182,7 +238,8 @@ class ListPage:
 
 def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, f: ListFilters,
                  unit_ids: set[int] | None = None, *, page_size: int = PAGE_SIZE) -> ListPage:
-    """One page of the list, most urgent first: past even the new appointment, then most late."""
+    """One page of the list, most urgent first: the most working time late (the earliest due) first;
+    dossiers past even their new appointment are marked (`past_new`), not put in a block above."""
     from web.scope import unit_tree
 
     c = open_conditions(t, settings)
@@ -217,7 +274,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
                     Procedure.field_name)
              .select_from(Dossier.__table__.join(Unit, Unit.id == d.unit_id)
                           .outerjoin(Procedure, Procedure.id == d.procedure_id))
-             .where(*cond).order_by(urgency, d.due_used_at, d.id)
+             .where(*cond).order_by(d.due_used_at, d.id)
              .limit(page_size).offset((page - 1) * page_size))
         rows = [dict(r) for r in conn.execute(_scoped(q, scope, unit_ids)).mappings()]
     cal = work_calendar(settings, t)
@@ -228,6 +285,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
         r["overdue"] = due is not None and due < cut
         r["past_new"] = r["urgency"] == 0
         r["hours"] = round(cal.working_hours_between(t, due), 1) if due else None
+        r["lateness"] = lateness(cal, due, t, comparison) if due else None
         r["comparison"] = comparison
         if not scope.sees_personal_data:
             from web.scope import mask_name, mask_phone

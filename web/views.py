@@ -19,10 +19,11 @@ from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
-from web.lists import CACHE, ListFilters, filter_choices, open_counts, overdue_list, scope_key
+from web.lists import CACHE, ListFilters, filter_choices, lateness_words, open_counts, overdue_list, scope_key
 from web.scope import mask_name, mask_phone, unit_tree
 
 bp = Blueprint("views", __name__)
+bp.add_app_template_global(lateness_words)
 STALE_HOURS = 26  # a daily export that missed a day
 
 
@@ -199,21 +200,24 @@ EXPORT_COLUMNS = ("code", "unit", "procedure", "field", "channel", "received_at"
 
 
 def _export_rows(page) -> list[list]:  # noqa: ANN001
+    """The list as on screen; without the applicant's columns for a role that sees them masked."""
     out = []
+    personal = current_user.scope.sees_personal_data
     for r in page.rows:
         cls = "overdue" if r["overdue"] else "at_risk"
         out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
                     label("channel", r['channel']) if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
                     fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
-                    label("class", cls) + (" *" if r["past_new"] else ""), r["hours"], r["applicant_name"],
-                    r["applicant_phone"]])
+                    label("class", cls) + (" *" if r["past_new"] else ""), lateness_words(r["lateness"]), r["hours"]]
+                   + ([r["applicant_name"], r["applicant_phone"]] if personal else []))
     return out
 
 
 def _export_header() -> list[str]:
     return [_("Mã hồ sơ"), pgettext("unit", "Đơn vị"), _("Thủ tục"), _("Lĩnh vực"), _("Kênh"), _("Tiếp nhận"),
-            _("Hẹn trả (ghi nhận)"), _("Hạn theo quy định"), _("Hẹn trả mới"), _("Phân loại"),
-            _("Giờ làm việc trễ / còn lại"), _("Chủ hồ sơ"), _("Điện thoại")]
+            _("Hẹn trả (ghi nhận)"), _("Hạn theo quy định"), _("Hẹn trả mới"), _("Phân loại"), _("Mức trễ"),
+            _("Giờ làm việc trễ / còn lại")] + (
+        [_("Chủ hồ sơ"), _("Điện thoại")] if current_user.scope.sees_personal_data else [])
 
 
 @bp.get("/overdue")
@@ -248,9 +252,11 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
     if fmt is not None:
         abort(404)
     tree = unit_tree(engine())
-    return render_template("overdue.html", page=page, f=f, choices=filter_choices(engine(), current_user.scope),
-                           units=tree.ordered(None if current_user.scope.all_units
-                                              else set(current_user.scope.unit_ids)))
+    units = tree.ordered(None if scope.all_units else set(scope.unit_ids))
+    active = sum(1 for k in f.query_args() if k != "page")
+    return render_template("overdue.html", page=page, f=f, choices=filter_choices(engine(), scope), units=units,
+                           show_unit=len(units) > 1, show_applicant=scope.sees_personal_data,
+                           active_filters=active)
 
 
 # ----- dossier -------------------------------------------------------------------------------------
@@ -293,8 +299,9 @@ def dossier(code: str):  # noqa: ANN201
     def status(code: int | None) -> str:
         return "—" if code is None else f"{code} {label('status', code)}"
 
+    # a change with no previous status is the import that first saw the dossier: not an event of its own
     events += [(h.seen_at, _("Trạng thái %(a)s → %(b)s", a=status(h.previous_status),
-                             b=status(h.status))) for h in history]
+                             b=status(h.status))) for h in history if h.previous_status is not None]
     events.sort(key=lambda e: e[0])
     mode = label("mode", rules.comparison)
     due = fmt_dt(c.due_used)
@@ -309,10 +316,15 @@ def dossier(code: str):  # noqa: ANN201
                    else _("Không có ngày hẹn trả: tính là trong hạn / đúng hạn.")),
     }.get(c.cls, _("Kết thúc lúc %(f)s, so với hạn %(d)s (%(mode)s).", f=fmt_dt(c.finish_moment), d=due, mode=mode))
     flags = [label("flag", fl, h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
+    late = None
+    if c.cls in ("overdue", "at_risk") and c.due_used:
+        from web.lists import lateness
+
+        late = lateness(cal, c.due_used, now, rules.comparison)
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
-    return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
+    return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags, late=late,
                            limit=limit.describe(lang()) if limit else None, applicant=applicant, now=now,
                            path=unit_tree(engine()).path(r["unit_id"]))
 
@@ -366,7 +378,8 @@ def unit(code: str):  # noqa: ANN201
     children = [u for u in tree.children.get(node.id, []) if scope.allows(u.id)]
     path = [u for u in tree.path(node.id) if scope.allows(u.id)]
     return render_template("unit.html", node=node, counts=counts, figures=figures, ranked=ranked, page=page,
-                           children=children, path=path, now=now)
+                           children=children, path=path, now=now, show_unit=bool(children),
+                           show_applicant=scope.sees_personal_data)
 
 
 # ----- imports -------------------------------------------------------------------------------------
