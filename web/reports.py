@@ -288,10 +288,12 @@ def _reporting_unit(c: Choice, ids: frozenset[int] | None) -> str:
     return ", ".join(u.name for u in tops[:5]) + (" …" if len(tops) > 5 else "")
 
 
-def hbar_chart(rows: list[ReportRow], total: ReportRow) -> dict:
+def hbar_chart(rows: list[ReportRow], total: ReportRow, *, label_w: int = 250, bar_w: int = 330,
+               name_max: int = 38) -> dict:
     """On-time rate per row as horizontal bars, best first, server-rendered SVG (no script, no style
-    attribute: the CSP stays strict). A dashed line marks the total's rate."""
-    label_w, bar_w, row_h, top = 250, 330, 18, 22
+    attribute: the CSP stays strict). A dashed line marks the total's rate. The phone's copy is
+    narrower (label_w=130, bar_w=170), so its 11-unit labels stay 11 px or more on a 360 px screen."""
+    row_h, top = 18, 22
     ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.name))
     shown = ranked[:CHART_MAX]
     bars = []
@@ -299,13 +301,13 @@ def hbar_chart(rows: list[ReportRow], total: ReportRow) -> dict:
         rate = r.on_time_rate
         y = top + i * row_h
         width = 0 if rate is None else round(bar_w * float(rate) / 100, 1)
-        name = r.name if len(r.name) <= 38 else r.name[:37] + "…"
+        name = r.name if len(r.name) <= name_max else r.name[:name_max - 1] + "…"
         bars.append({"y": y, "w": width, "h": row_h - 5, "ty": y + row_h - 8, "label": name, "title": r.name,
                      "value": "—" if rate is None else fmt_num(rate, 1) + "%", "vx": label_w + width + 4})
     h = top + len(shown) * row_h + 8
     ticks = [{"x": round(label_w + bar_w * p / 100, 1), "label": f"{p}%"} for p in (0, 25, 50, 75, 100)]
     avg = total.on_time_rate
-    return {"w": label_w + bar_w + 60, "h": h, "x0": label_w, "bar_w": bar_w, "bars": bars, "ticks": ticks,
+    return {"w": label_w + bar_w + 50, "h": h, "x0": label_w, "bar_w": bar_w, "bars": bars, "ticks": ticks,
             "top": top, "more": len(ranked) - len(shown),
             "avg_x": None if avg is None else round(label_w + bar_w * float(avg) / 100, 1),
             "avg": "—" if avg is None else fmt_num(avg, 1) + "%"}
@@ -360,6 +362,8 @@ def _render_report(c: Choice, report: Report | None) -> str:
     return render_template("reports.html", c=c, report=report, units=_unit_choices(),
                            by_label=_by_label(c.by if c.by in BY else "unit"),
                            chart=None if report is None else hbar_chart(report.rows, report.total),
+                           phone_chart=None if report is None else hbar_chart(report.rows, report.total, label_w=130,
+                                                                              bar_w=170, name_max=20),
                            mode=None if report is None else _mode(report.comparison))
 
 

@@ -154,6 +154,21 @@ def _chart(points: list[tuple[str, float | None]]) -> dict:
     return {"w": w, "h": h, "pad": pad, "bars": bars}
 
 
+def _phone_chart(points: list[tuple[str, float | None]]) -> dict:
+    """The same months as horizontal bars, most recent first, narrow enough for 11 px labels on a phone."""
+    label_w, bar_w, row_h, top = 46, 250, 18, 22
+    bars = []
+    for i, (name, value) in enumerate(reversed(points)):
+        y = top + i * row_h
+        width = 0 if value is None else round(bar_w * value / 100, 1)
+        text = "—" if value is None else fmt_num(value, 1) + "%"
+        bars.append({"y": y, "w": width, "h": row_h - 5, "ty": y + row_h - 8, "label": name, "title": name,
+                     "value": text, "vx": round(label_w + width + 4, 1)})
+    ticks = [{"x": round(label_w + bar_w * p / 100, 1), "label": f"{p}%"} for p in (0, 50, 100)]
+    return {"w": label_w + bar_w + 50, "h": top + len(bars) * row_h + 8, "x0": label_w, "bars": bars,
+            "ticks": ticks, "top": top, "avg_x": None}
+
+
 @bp.get("/")
 @login_required
 def overview():  # noqa: ANN201
@@ -182,7 +197,7 @@ def overview():  # noqa: ANN201
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
-                           chart=_chart(points), now=now)
+                           chart=_chart(points), phone_chart=_phone_chart(points), now=now)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
