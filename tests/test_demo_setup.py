@@ -38,6 +38,7 @@ def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url,
     assert set(users) == {u[0] for u in DEMO_USERS}  # created once, not doubled by the re-run
     assert len(users["motcua"]["units"]) == 1 and len(users["soxaydung"]["units"]) == 1
     assert all(authenticate(engine, name, pw) for name, _, pw, _ in DEMO_USERS)
+    assert users["soxaydung"]["display_name"] == "Lãnh đạo Sở Xây dựng"  # Vietnamese, not "Demo unit_head"
     engine.dispose()
 
 

@@ -43,6 +43,8 @@ DEMO_USERS = (
     ("soxaydung", "unit_head", "demo-head-2026", "Sở Xây dựng"),
     ("motcua", "reception", "demo-desk-2026", "UBND phường Vạn Xuân"),
 )
+DEMO_NAMES = {"admin": "Quản trị hệ thống", "cchc": "Phòng Kiểm soát TTHC", "soxaydung": "Lãnh đạo Sở Xây dựng",
+              "motcua": "Một cửa phường Vạn Xuân"}  # shown in the header and the users table
 
 
 def _demo_users(engine) -> None:  # noqa: ANN001
@@ -58,7 +60,7 @@ def _demo_users(engine) -> None:  # noqa: ANN001
     for username, role, password, unit in DEMO_USERS:
         if username not in existing and (not unit or unit in codes):
             create_user(engine, username, role, password, unit_codes=[codes[unit]] if unit else [],
-                        display_name=f"Demo {role}")
+                        display_name=DEMO_NAMES[username])
 
 
 def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001

@@ -48,7 +48,9 @@ def index():  # noqa: ANN201
     events = recent_events(engine(), EVENTS_SHOWN)
     for e in events:
         e["what"], e["action_text"] = _describe(e), _action(e["action"])
-    return render_template("admin.html", users=list_users(engine()), units=_units(), settings=shown, events=events)
+    names = {code: u.name for code, u in unit_tree(engine()).by_code.items()}
+    return render_template("admin.html", users=list_users(engine()), units=_units(), settings=shown, events=events,
+                           unit_names=names)
 
 
 # ----- users ---------------------------------------------------------------------------------------

@@ -182,6 +182,19 @@ LABELS: dict[str, dict[str, LazyString]] = {
         "on_time": lazy_gettext("Đúng hạn"),
         "late": lazy_pgettext("late", "Quá hạn"),
     },
+    "level": {
+        "tinh": lazy_gettext("Cấp tỉnh"),
+        "huyen": lazy_gettext("Cấp huyện"),
+        "xa": lazy_gettext("Cấp xã"),
+    },
+    "import": {
+        "running": lazy_gettext("Đang nhập"),
+        "done": lazy_gettext("Hoàn tất"),
+        "partial": lazy_gettext("Có dòng bị loại"),
+        "failed": lazy_gettext("Thất bại"),
+        "busy": lazy_gettext("Nguồn đang bận"),
+        "dry-run": lazy_gettext("Chạy thử"),
+    },
     "period": {
         "month_to_date": lazy_gettext("Tháng này"),
         "quarter_to_date": lazy_gettext("Quý này"),

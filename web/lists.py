@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, not_, null, or_, select
 
 from tracker.calendar import WorkCalendar
+from tracker.collation import name_key
 from tracker.config import Settings
 from tracker.models import Dossier, Procedure, Unit
 from tracker.rules import NOT_RECEIVED_STATUSES, PAUSED_STATUSES, at_risk_boundary
@@ -298,7 +299,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
 def filter_choices(engine: Engine, scope: Scope) -> dict[str, list]:
     """Procedures and fields for the filter boxes."""
     with engine.connect() as conn:
-        procs = conn.execute(select(Procedure.code, Procedure.name, Procedure.field_name)
-                             .order_by(Procedure.name)).all()
-    fields = sorted({p.field_name for p in procs if p.field_name})
+        procs = conn.execute(select(Procedure.code, Procedure.name, Procedure.field_name)).all()
+    procs = sorted(procs, key=lambda p: (name_key(p.name or ""), p.code))
+    fields = sorted({p.field_name for p in procs if p.field_name}, key=name_key)
     return {"procedures": procs, "fields": fields}

@@ -28,6 +28,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
+from tracker.collation import name_key
 from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
 from web import current_now
 from web.access import page_access
@@ -294,7 +295,7 @@ def hbar_chart(rows: list[ReportRow], total: ReportRow, *, label_w: int = 250, b
     attribute: the CSP stays strict). A dashed line marks the total's rate. The phone's copy is
     narrower (label_w=130, bar_w=170), so its 11-unit labels stay 11 px or more on a 360 px screen."""
     row_h, top = 18, 22
-    ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.name))
+    ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), name_key(r.name)))
     shown = ranked[:CHART_MAX]
     bars = []
     for i, r in enumerate(shown):

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import case, func, select
 
+from tracker.collation import name_key
 from tracker.export import safe_cell
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
 from web import current_now
@@ -185,7 +186,7 @@ def overview():  # noqa: ANN201
         if name == "year_to_date":
             unit_rows = rows
     sort = request.args.get("sort", "name")
-    keys = {"name": lambda r: r.name, "rate": lambda r: (r.on_time_rate is None, r.on_time_rate or 0),
+    keys = {"name": lambda r: name_key(r.name), "rate": lambda r: (r.on_time_rate is None, r.on_time_rate or 0),
             "score": lambda r: (r.score_766 is None, r.score_766 or 0), "overdue": lambda r: -r.overdue,
             "total": lambda r: -r.total}
     unit_rows = sorted(unit_rows, key=keys.get(sort, keys["name"]))
