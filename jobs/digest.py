@@ -46,7 +46,8 @@ log = logging.getLogger("jobs.digest")
 # The dashboard's pages (web/views.py) that digests link to.
 DOSSIER_PAGE = "/dossier/{code}"
 UNIT_PAGE = "/unit/{code}"
-LIST_LIMIT = 50  # dossiers shown per list; the rest are counted ("… và 12 hồ sơ khác")
+LIST_LIMIT = 10  # dossiers shown per list (a phone screen or two); the rest are counted and linked
+LIST_PAGE = "/overdue?unit={code}&how_late={how}"  # "… và 12 hồ sơ khác": the dashboard's filtered list
 MOVERS = 5  # risers and fallers shown in the CCHC summary
 META_DONE = "digest_done"  # the last digest date fully delivered (the scheduler's catch-up reads it)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -156,6 +157,7 @@ class Section:
     title: str
     lines: list[Line]
     total: int
+    more_url: str = ""  # where the ones not shown are listed
 
     @property
     def more(self) -> int:
@@ -395,6 +397,10 @@ def unit_context(settings: Settings, digest_date: date, unit: Mapping[str, Any],
     cal = settings.work_calendar()
     next_day = cal.next_working_day(digest_date)
     sections = _sections(lists, digest_date, next_day, previous_working_day(cal, digest_date))
+    base, code = settings.dashboard_url(), quote(unit["code"], safe="")
+    for s in sections:  # overdue ones: the list filtered to them; due soon: overdue and at risk; else the unit
+        how = {"overdue": "overdue", "due_today": "any", "due_next": "any"}.get(s.key)
+        s.more_url = base + (LIST_PAGE.format(code=code, how=how) if how else UNIT_PAGE.format(code=code))
     return {
         "unit": {"code": unit["code"], "name": unit["name"], "level": level_label(unit["level"] or "")},
         "date": _d(digest_date), "weekday": WEEKDAYS[digest_date.weekday()],

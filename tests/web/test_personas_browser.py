@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from tests.web.conftest import login, shot
+from tests.web.conftest import NOW, login, shot
 from tests.web.test_i18n import catalogue
 from web.access import may_open
 
@@ -145,3 +145,24 @@ def test_every_page_a_persona_may_open(browser, live_url, labels, persona):
                 shot(page, f"personas/{persona}-{size}-{lang}-{name}", full_page=size == "phone")
         context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_the_morning_digests_fit_a_phone(browser, world):
+    """A unit's digest and the CCHC summary at 390 px: nothing sideways, at most 10 rows a section."""
+    from jobs.digest import build_digests
+    from tracker.config import load_settings
+    from tracker.db import make_engine
+
+    engine = make_engine(world["url"])
+    settings = load_settings(env={}, overrides={"database.url": world["url"],
+                                                "digest.cchc_recipients": ["ksthc@sonha.gov.vn"]})
+    run = build_digests(engine, settings, NOW.date())
+    engine.dispose()
+    unit = max((d for d in run.digests if d.scope != "all"), key=lambda d: len(d.rendered.html))
+    summary = next(d for d in run.digests if d.scope == "all")
+    page = browser.new_page(viewport=VIEWPORTS["phone"], is_mobile=True)
+    for name, dg in (("unit", unit), ("summary", summary)):
+        page.set_content(dg.rendered.html)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        shot(page, f"personas/digest-{name}-phone")
+    page.close()
