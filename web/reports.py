@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ PAGE_SIZE = 50
 CHART_MAX = 80  # bars; the table has every row
 YEARS = (1990, 2100)
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y")
+FULL_MONTH_DAY = 10  # before this day of a month, the pages open on the last complete month
 RUNNING_BUCKET = 300  # seconds: a running period's report is reused within one such slice of the clock
 CACHE_MAX = 200
 FILE_BY = {"unit": "don-vi", "field": "linh-vuc", "procedure": "thu-tuc", "channel": "kenh", "level": "cap"}
@@ -110,6 +111,7 @@ class Choice:
     end: date | None = None  # the last day, cut at the moment's day ("month to date")
     moment: datetime | None = None  # the explicit "as of", else now
     as_of: datetime | None = None  # the explicit "as of" only
+    month_to_date: dict[str, str] | None = None  # opened on last month (early in this one): the way back
 
     def query(self, **change: Any) -> dict[str, str]:
         """The query string that asks for this choice again (downloads, pages, other tabs)."""
@@ -124,11 +126,19 @@ def read_choice(args, now: datetime, *, grouping: bool = True) -> Choice:  # noq
     it) and unit from the query string; every problem is a message naming the field and the value,
     in `errors`."""
     period = args.get("period", "").strip()
+    year = args.get("year", "").strip()
+    early = None
     if not period:
         period = "range" if args.get("from") or args.get("to") else f"m{now.month}"
-    c = Choice(period=period, year=args.get("year", "").strip() or str(now.year),
+        if period != "range" and not year and now.day < FULL_MONTH_DAY:
+            # early in a month its figures are a few days' worth: open on the last complete month
+            last = now.date().replace(day=1) - timedelta(days=1)
+            period, year = f"m{last.month}", str(last.year)
+            early = {"period": f"m{now.month}", "year": str(now.year)}
+    c = Choice(period=period, year=year or str(now.year),
                start_text=args.get("from", "").strip()[:40], end_text=args.get("to", "").strip()[:40],
                as_of_text=args.get("as_of", "").strip()[:40], unit=args.get("unit", "").strip()[:100])
+    c.month_to_date = early
     if grouping:
         c.by = args.get("by", "unit").strip() or "unit"
         c.rollup = args.get("rollup", "") in ("1", "on", "true")
@@ -465,6 +475,7 @@ def scores(fmt: str | None = None):  # noqa: ANN201
     if fmt == "csv":
         return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
                            "text/csv")
+    units = sorted(units, key=lambda ln: (ln.points is None, -(ln.points or 0), name_key(ln.scope_name or "")))
     return render_template("scores.html", c=c, lines=True, overall=overall[0], units=units, rules=rules,
                            problem=problem, metric_label=_metric_label, band_text=band_text, as_of=report.as_of)
 
@@ -581,7 +592,11 @@ def audits(fmt: str | None = None):  # noqa: ANN201
     if fmt not in (None, "csv"):
         abort(404)
     c = read_choice(request.args, current_now(), grouping=False)
-    name = request.args.get("audit", "beyond-limit")
+    name = request.args.get("audit", "")
+    if not name and not c.errors:  # open on the first list that has rows
+        ids = _unit_ids(c)
+        name = next((a for a in AUDITS if audit_rows(a, c, ids)), AUDITS[0])
+    name = name or AUDITS[0]
     if name not in AUDITS:
         c.errors.append(_("Danh sách kiểm tra: '%(v)s' không có.", v=name[:40]))
         name = "beyond-limit"
