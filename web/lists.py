@@ -153,6 +153,16 @@ def open_counts(engine: Engine, settings: Settings, t: datetime, scope: Scope,
     return {"in_progress": total, "overdue": overdue, "at_risk": at_risk, "paused": paused}
 
 
+def open_counts_by_unit(engine: Engine, settings: Settings, t: datetime, scope: Scope) -> dict[int, dict[str, int]]:
+    """Open and overdue dossiers at T per unit (its own, not its subtree's), within the scope."""
+    c = open_conditions(t, settings)
+    q = (select(d.unit_id, func.count(), func.coalesce(func.sum(case((c["overdue"], 1), else_=0)), 0))
+         .where(c["unfinished"]).group_by(d.unit_id))
+    with engine.connect() as conn:
+        rows = conn.execute(_scoped(q, scope, None)).all()
+    return {uid: {"open": n, "overdue": late} for uid, n, late in rows}
+
+
 def _scoped(q, scope: Scope, unit_ids: set[int] | None):  # noqa: ANN001, ANN202
     where = scope.restrict(d.unit_id)
     if where is not None:

@@ -20,7 +20,16 @@ from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
-from web.lists import CACHE, ListFilters, filter_choices, lateness_words, open_counts, overdue_list, scope_key
+from web.lists import (
+    CACHE,
+    ListFilters,
+    filter_choices,
+    lateness_words,
+    open_counts,
+    open_counts_by_unit,
+    overdue_list,
+    scope_key,
+)
 from web.scope import mask_name, mask_phone, unit_tree
 
 bp = Blueprint("views", __name__)
@@ -353,7 +362,12 @@ def dossier(code: str):  # noqa: ANN201
 def units():  # noqa: ANN201
     scope = current_user.scope
     tree = unit_tree(engine())
-    return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)))
+    now = current_now()
+    counts = open_counts_by_unit(engine(), settings(), now, scope)
+    month = _report(now.date().replace(day=1), now.date(), now) or _empty_report()
+    rates = {r.key: r.on_time_rate for r in month.rows}
+    return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)),
+                           counts=counts, rates=rates, now=now)
 
 
 @bp.get("/unit/<code>")

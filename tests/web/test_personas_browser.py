@@ -96,7 +96,7 @@ def test_every_page_a_persona_may_open(browser, live_url, labels, persona):
         page = context.new_page()
         login(page, live_url, persona)
         page.goto(f"{live_url}/units")
-        unit = page.locator("ul.tree a").first.get_attribute("href").rsplit("/", 1)[1]
+        unit = page.locator("#units-table tbody a").first.get_attribute("href").rsplit("/", 1)[1]
         page.goto(f"{live_url}/overdue")
         dossier = page.locator("#overdue-table tbody a").first.get_attribute("href").split("/dossier/", 1)[1]
         for lang in ("vi", "en"):
