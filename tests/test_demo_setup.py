@@ -71,3 +71,18 @@ def test_serve_answers_over_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_demo_fills_what_a_province_declares_without_overriding_it(settings):
+    """Biểu 06's agency block and signatures, an example PAR rule set (the one config.example.toml
+    documents) and CCHC digest recipients: the demo shows all of them; a deployment's own values win."""
+    from tracker.config import load_settings
+    from tracker.demo_setup import demo_settings
+
+    demo = demo_settings(settings)
+    assert demo.get("report.agency") == "Văn phòng UBND tỉnh" and demo.get("report.place") == "Sơn Hà"
+    assert demo.get("digest.cchc_recipients") and len(demo.get("scoring.rules")) == 4
+    example = load_settings(Path(__file__).resolve().parents[1] / "config.example.toml", env={})
+    assert demo.get("scoring.rules") == example.get("scoring.rules")
+    own = load_settings(env={}, overrides={"report.agency": "Sở Nội vụ"})
+    assert demo_settings(own).get("report.agency") == "Sở Nội vụ"

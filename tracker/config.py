@@ -261,6 +261,15 @@ SETTINGS: tuple[Setting, ...] = (
             _int_range(0, 10)),
     Setting("report.province", "",
             "Province name at the top of the XLSX period report (Biểu 06), e.g. 'UBND tỉnh Sơn Hà'.", _str),
+    Setting("report.agency", "",
+            "Agency making the report, under the province at the top left of Biểu 06, e.g. 'Văn phòng UBND "
+            "tỉnh'.", _str),
+    Setting("report.place", "",
+            "Place written before the date above the signatures of Biểu 06, e.g. 'Sơn Hà'. Empty: a line "
+            "to fill in by hand.", _str),
+    Setting("report.signer_title", "THỦ TRƯỞNG ĐƠN VỊ",
+            "Title of whoever signs Biểu 06 (right), e.g. 'CHÁNH VĂN PHÒNG'.", _str),
+    Setting("report.preparer_title", "NGƯỜI LẬP BIỂU", "Title of whoever prepares Biểu 06 (left).", _str),
     Setting("scoring.rules", [],
             "PAR-style scoring rules: [[scoring.rules]] tables with name, metric (share_units_full_on_time, "
             "overall_on_time_rate or share_late_with_apology), optional level, max_points, optional bands "
@@ -324,6 +333,16 @@ class Settings:
 
     def items(self) -> list[tuple[Setting, Any]]:
         return [(s, self._values[s.key]) for s in SETTINGS]
+
+    def with_defaults(self, values: Mapping[str, Any]) -> Settings:
+        """These settings, with `values` (validated) for the keys still at their default: how the demo
+        fills what a deployment declares (report.*, scoring.rules, …) without overriding anyone."""
+        out = dict(self._values)
+        for key, value in values.items():
+            s = BY_KEY[key]
+            if out[key] == s.parse(s.default):
+                out[key] = s.parse(value)
+        return Settings(out, self.source)
 
     def dashboard_url(self) -> str:
         """Where users reach the dashboard, for links in digests: `digest.base_url`, else the address

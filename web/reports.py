@@ -390,11 +390,11 @@ def _unit_choices() -> list:
 
 def report_xlsx(report: Report, reporting_unit: str) -> bytes:
     """The Biểu 06 workbook, written by the function `tthc report --format xlsx` uses."""
-    from tracker.report_xlsx import write_report_xlsx
+    from tracker.report_xlsx import FormText, write_report_xlsx
 
-    province = settings().get("report.province")
+    form = FormText.from_settings(settings(), signed_on=current_now().date())
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_report_xlsx(report, Path(tmp) / "report.xlsx", province=province, reporting_unit=reporting_unit)
+        path = write_report_xlsx(report, Path(tmp) / "report.xlsx", form=form, reporting_unit=reporting_unit)
         return path.read_bytes()
 
 
