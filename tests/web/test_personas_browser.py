@@ -2,7 +2,8 @@
 in Vietnamese and in English, through the shared browser and server (tests/web/conftest.py, served
 from a directory of its own with the default relative var dir). On every page:
 
-- nothing scrolls sideways (tables scroll inside their own box);
+- nothing scrolls sideways (tables scroll inside their own box); on a phone the header is one line
+  and chart labels are at least 11 px;
 - no label of the catalogue is left in the other language: in English no text equals a Vietnamese
   msgid, in Vietnamese none equals an English msgstr (data, marked translate="no", aside: a field
   may be called "Bưu chính"); headings, the menu and buttons are English;
@@ -50,6 +51,12 @@ TEXTS = """() => {
 }"""
 
 
+CHART_LABELS = """() => Math.min(99, ...[...document.querySelectorAll('svg')]
+  .filter(s => s.getBoundingClientRect().width > 0)
+  .flatMap(s => [...s.querySelectorAll('text')]
+    .map(t => parseFloat(t.getAttribute('font-size')) * s.getScreenCTM().a)))"""
+
+
 @pytest.fixture(scope="module")
 def labels():
     """Catalogue labels without placeholders whose two languages differ: msgid -> msgstr."""
@@ -58,11 +65,6 @@ def labels():
         if m.id and m.string and "%" not in m.id and m.id != m.string:
             out[m.id] = m.string
     return out
-
-
-@pytest.fixture(scope="module")
-def denied_links():
-    return {}
 
 
 def _texts(page) -> list[str]:  # noqa: ANN001
@@ -115,6 +117,8 @@ def test_every_page_a_persona_may_open(browser, live_url, labels, persona):
                     problems.append(f"{where}: scrolls sideways ({width} px)")
                 if size == "phone" and page.locator("header.top").bounding_box()["height"] > 48:
                     problems.append(f"{where}: the header takes more than one line")
+                if size == "phone" and (small := page.evaluate(CHART_LABELS)) < 11:
+                    problems.append(f"{where}: chart labels of {small:.1f} px")
                 texts = _texts(page)
                 if lang == "en":
                     left = sorted({t for t in texts if t in english_of})
