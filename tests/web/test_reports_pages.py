@@ -274,7 +274,10 @@ def test_xlsx_is_the_workbook_tthc_report_writes(client_for, world, tmp_path):
         report = period_report(engine, world["settings"], date(2026, 7, 1), date(2026, 9, 30), as_of=NOW, by="field")
     finally:
         engine.dispose()
-    path = write_report_xlsx(report, tmp_path / "cli.xlsx", province=world["settings"].get("report.province"))
+    from tracker.report_xlsx import FormText
+
+    form = FormText.from_settings(world["settings"], signed_on=NOW.date())  # what `tthc report` writes today
+    path = write_report_xlsx(report, tmp_path / "cli.xlsx", form=form)
     web, cli = load_workbook(io.BytesIO(data)).active, load_workbook(path).active
     assert [[c.value for c in r] for r in web.iter_rows()] == [[c.value for c in r] for r in cli.iter_rows()]
     assert sorted(map(str, web.merged_cells.ranges)) == sorted(map(str, cli.merged_cells.ranges))
