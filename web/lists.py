@@ -98,6 +98,8 @@ def lateness_words(value: Lateness | None) -> str:
         return ""
     if value.due_today:
         return _("đến hạn trong hôm nay")
+    if value.days == 1 and isinstance(value.days, int):  # date mode's whole days: English says "1 day"
+        return _("trễ 1 ngày làm việc") if value.late else _("còn 1 ngày làm việc")
     if value.days is not None:
         n = fmt_num(value.days if isinstance(value.days, int) else float(value.days), 1)
         return _("trễ %(n)s ngày làm việc", n=n) if value.late else _("còn %(n)s ngày làm việc", n=n)

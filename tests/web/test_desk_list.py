@@ -104,3 +104,17 @@ def test_the_timeline_tells_the_dossier_not_the_first_import(client_for):
     page = c.get(f"/dossier/{code}").text
     timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S).group(1)
     assert "— →" not in timeline and "Tiếp nhận" in timeline
+
+
+def test_one_day_is_said_in_the_singular(app):
+    from flask import session
+
+    from web.lists import lateness_words
+
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        assert lateness_words(Lateness(True, 1, 8.0)) == "1 working day late"
+        assert lateness_words(Lateness(True, 4, 32.0)) == "4 working days late"
+        assert lateness_words(Lateness(False, None, 2.5)) == "2.5 working hours left"
+    with app.test_request_context("/"):
+        assert lateness_words(Lateness(True, 3.5, 28.0)) == "trễ 3,5 ngày làm việc"

@@ -36,7 +36,7 @@ VIETNAMESE_LABELS = ("Tổng quan", "Quá hạn và sắp đến hạn", "Báo c
                      "Bộ lọc", "Lọc", "Xem", "Mã hồ sơ", "Thủ tục", "Phân loại", "Mức trễ", "Đơn vị")
 ENGLISH_NAV = ("Overview", "Overdue and at risk", "Calendar")
 LATE = {"vi": re.compile(r"^(trễ|còn) (\d+(?:,\d)?) (ngày|giờ) làm việc$|^đến hạn trong hôm nay$"),
-        "en": re.compile(r"^(\d+(?:\.\d)?) working (days|hours) (late|left)$|^due today$")}
+        "en": re.compile(r"^(\d+(?:\.\d)?) working (days?|hours) (late|left)$|^due today$")}
 TEXTS = """() => {
   const out = [];
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
