@@ -469,10 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands that live beside their subsystem
     from jobs.cli import add_commands as job_commands
-    from tracker import report_cli
+    from tracker import figures_cli, report_cli
     from web.cli import add_commands as web_commands
 
     report_cli.add_commands(sub)
+    figures_cli.add_commands(sub)
     job_commands(sub)
     web_commands(sub)
     return p

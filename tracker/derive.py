@@ -15,9 +15,10 @@ from sqlalchemy import Engine, bindparam, select, update
 from tracker.calendar import WorkCalendar
 from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Dossier, Meta, Procedure
+from tracker.portal766 import DERIVED_COLUMNS as PORTAL_COLUMNS
+from tracker.portal766 import derived_columns as portal_derived
 from tracker.rules import (
-    ENDED_STATUSES,
-    FINISHED_STATUSES,
+    GUESSED_FINISH,
     DossierFacts,
     RuleSettings,
     TimeLimit,
@@ -29,6 +30,7 @@ from tracker.rules import (
 
 DERIVED_COLUMNS = ("computed_due_at", "due_used_at", "finish_at", "result_class", "due_excess_hours",
                    "apology_before_due", "no_finished_at", "derived_fp")
+DERIVED_COLUMNS += PORTAL_COLUMNS  # the portal's 766 method (tracker.portal766)
 META_FP = "derived_fp"
 
 
@@ -62,18 +64,17 @@ def derive(row: Mapping[str, Any], limit: TimeLimit | None, cal: WorkCalendar, r
         first_seen_finished_at=get("first_seen_finished_at"), channel=get("channel"))
     computed = computed_due_of(f, cal, rules) if f.received_at is not None else None
     due = f.due_at or computed
-    moment, guessed = (None, False)
-    if f.status in ENDED_STATUSES:
-        moment, guessed = finish_moment(f)
+    moment, source = finish_moment(f)
     return {
         "computed_due_at": computed,
         "due_used_at": due,
         "finish_at": moment,
-        "result_class": finished_class(f.status, moment, due, rules) if moment else None,
+        "result_class": finished_class(f.status, moment, due, rules, source) if moment else None,
         "due_excess_hours": audit_excess(f, computed, cal, rules),
         "apology_before_due": bool(f.apology_at and due and f.apology_at < due),
-        "no_finished_at": guessed and f.status in FINISHED_STATUSES,
+        "no_finished_at": source in GUESSED_FINISH,
         "derived_fp": fp,
+        **portal_derived(row, limit, cal, rules),
     }
 
 

@@ -103,6 +103,11 @@ def parse_limit(text: str) -> TimeLimit:
     raise LimitError(f"'{text}' is not a time limit: {_EXPECTED}")
 
 
+# Bumped whenever this module changes what the stored derived columns of a dossier hold: every
+# stored row then differs from the settings' fingerprint and `tthc refresh` recomputes it.
+DERIVATION_VERSION = 2
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     """The configurable parts of RULES.md §4–5, with their defaults."""
@@ -113,7 +118,8 @@ class RuleSettings:
     online_last_hour_next_day: bool = False
 
     def fingerprint(self) -> str:
-        return (f"cmp={self.comparison};cutoff={self.same_day_cutoff};risk={self.at_risk_hours};"
+        # r2: a finish moment decides "finished" whatever the status; first seen ended = on time at receipt
+        return (f"r{DERIVATION_VERSION};cmp={self.comparison};cutoff={self.same_day_cutoff};risk={self.at_risk_hours};"
                 f"online={self.online_last_hour_next_day}")
 
 
@@ -318,12 +324,25 @@ def is_later(a: datetime, b: datetime, rules: RuleSettings) -> bool:
     return a.date() > b.date() if rules.comparison == "date" else a > b
 
 
-def finish_moment(f: DossierFacts) -> tuple[datetime | None, bool]:
-    """(the moment a dossier ended, whether it had to be taken from when we first saw it)."""
-    moment = f.finished_at or f.returned_at
-    if moment is not None:
-        return moment, False
-    return f.first_seen_finished_at, f.status in FINISHED_STATUSES
+def finish_moment(f: DossierFacts) -> tuple[datetime | None, str]:
+    """The moment a dossier ended (RULES §5), and where it came from.
+
+    Sources: "finished" (finished_at) or "returned" (returned_at), whatever the status says;
+    for an ended status (7–10) with neither date, "first_seen" (the moment an import first saw
+    the ended status of a dossier it had seen open) or, when the product first saw the dossier
+    already ended, "unknown": counted as finished at its receipt, on time. (None, "") otherwise."""
+    if f.finished_at is not None:
+        return f.finished_at, "finished"
+    if f.returned_at is not None:
+        return f.returned_at, "returned"
+    if f.status not in ENDED_STATUSES:
+        return None, ""
+    if f.first_seen_finished_at is not None:
+        return f.first_seen_finished_at, "first_seen"
+    return f.received_at, "unknown"
+
+
+GUESSED_FINISH = frozenset({"first_seen", "unknown"})  # flagged no_finished_at
 
 
 def computed_due_of(f: DossierFacts, cal: WorkCalendar, rules: RuleSettings) -> datetime | None:
@@ -353,9 +372,11 @@ def at_risk_boundary(cal: WorkCalendar, as_of: datetime, rules: RuleSettings = D
     return cal.latest_within(as_of, round(rules.at_risk_hours * 3600))
 
 
-def finished_class(status: int, moment: datetime, due: datetime | None, rules: RuleSettings) -> str:
-    """early / on_time / late of a dossier that ended at `moment` (RULES §5)."""
-    if status in ENDED_WITHOUT_RESULT or due is None:
+def finished_class(status: int, moment: datetime, due: datetime | None, rules: RuleSettings,
+                   source: str = "finished") -> str:
+    """early / on_time / late of a dossier that ended at `moment` (RULES §5). A dossier first seen
+    already ended with no date (`source` "unknown") is on time: nothing says when it ended."""
+    if status in ENDED_WITHOUT_RESULT or due is None or source == "unknown":
         return "on_time"
     if moment.date() < due.date():
         return "early"
@@ -379,17 +400,13 @@ def classify(f: DossierFacts, as_of: datetime, cal: WorkCalendar,
     if due is None:
         flags.append("no_due")
 
-    moment = None
-    if f.status in ENDED_STATUSES:
-        moment, guessed = finish_moment(f)
-        if moment is None:  # ended, but we never learned when: take it as ended by now
-            moment, guessed = as_of, f.status in FINISHED_STATUSES
-        if guessed:
-            flags.append("no_finished_at")
+    moment, source = finish_moment(f)
     apologised = f.apology_at is not None and due is not None and f.apology_at < due
 
     if moment is not None and moment <= as_of:
-        cls = finished_class(f.status, moment, due, rules)
+        if source in GUESSED_FINISH:
+            flags.append("no_finished_at")
+        cls = finished_class(f.status, moment, due, rules, source)
         if cls == "late" and not apologised:
             flags.append("late_without_apology")
         return Classification(cls, due, computed, tuple(sorted(flags)), excess, moment,

@@ -15,6 +15,8 @@ from flask_login import current_user, login_required
 ALL_ROLES = ("admin", "cchc", "unit_head", "reception")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "reports.scores": ("admin", "cchc"),  # province-wide scores
+    "reports.disagreements": ("admin", "cchc"),  # the dossiers the two 766 methods classify differently
+    "quality.reconcile": ("admin", "cchc"),  # ours beside the portal's published figures
     "reports.audits": ("admin", "cchc", "unit_head"),
     "views.imports": ("admin", "cchc"),
     "views.rejected": ("admin", "cchc"),

@@ -64,7 +64,8 @@ def test_import_stores_every_row_and_accounts_for_it(engine, settings, tmp_path)
         assert hs7 == '=HYPERLINK("http://x")'  # stored as plain text, neutralised when exported
         hs2 = conn.execute(select(Dossier).where(Dossier.code == "HS-2")).mappings().one()
         assert hs2["result_class"] == "early" and hs2["finish_at"] == datetime(2026, 3, 4, 10, 0)
-        assert hs2["first_seen_finished_at"] is not None
+        # first seen already ended: not stamped with the import's clock (RULES §5)
+        assert hs2["first_seen_finished_at"] is None
         hs7row = conn.execute(select(Dossier).where(Dossier.code == "HS-7")).mappings().one()
         # no recorded appointment: the computed one is used (3 working days from Mon 09:00)
         assert hs7row["due_at"] is None and hs7row["due_used_at"] == datetime(2026, 3, 5, 9, 0)

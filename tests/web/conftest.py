@@ -33,11 +33,37 @@ PERSONAS = {
 }
 
 
+def _plant_desk_overdue(dossiers: Path, units: Path) -> None:
+    """Two open dossiers past their appointment in each of the desk's communes: a small demo has
+    too few dossiers per commune to be sure of one, and the desk's pages are tested with them."""
+    import csv
+
+    names = {r[0]: r[1] for r in csv.reader(units.read_text(encoding="utf-8-sig").splitlines(), delimiter=";")}
+    text = dossiers.read_text(encoding="utf-8-sig")
+    header, first = (next(csv.reader([line], delimiter=";")) for line in text.splitlines()[:2])
+    col = {name: i for i, name in enumerate(header)}
+    planted = []
+    for n, code in enumerate(DESK):
+        for k in range(2):
+            row = ["" for _ in header]
+            for name in ("Mã TTHC", "Tên thủ tục hành chính", "Lĩnh vực", "Kênh nộp"):
+                row[col[name]] = first[col[name]]
+            row[col["STT"]] = str(900000 + 2 * n + k)
+            row[col["Mã hồ sơ"]] = f"{code}-261102-{9000 + k}"
+            row[col["Đơn vị tiếp nhận"]] = names[code]
+            row[col["Ngày tiếp nhận"]] = f"0{2 + k}/11/2026 09:00:00"
+            row[col["Ngày hẹn trả"]] = f"{10 + k}/11/2026 17:00:00"
+            row[col["Trạng thái"]] = "Đang xử lý"
+            planted.append(";".join(row))
+    dossiers.write_text(text.rstrip("\r\n") + "\r\n" + "\r\n".join(planted) + "\r\n", encoding="utf-8-sig")
+
+
 def build_world(url: str, tmp: Path) -> dict:
     settings = load_settings(env={}, overrides={"database.url": url, "paths.var_dir": str(tmp / "var")})
     engine = make_engine(url)
     upgrade(engine)
     files = build_demo_files(tmp / "demo", today=NOW.date(), now=NOW, per_month=400, months=13)
+    _plant_desk_overdue(files.dossiers, files.units)
     import_units(engine, files.units)
     import_procedures(engine, files.procedures)
     res = import_file(engine, settings, files.dossiers, source="demo")
