@@ -21,6 +21,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "views.imports": ("admin", "cchc"),
     "views.rejected": ("admin", "cchc"),
     "admin": ("admin",),  # every page of the admin blueprint
+    "calendar_admin": ("admin",),  # the working calendar's upkeep
 }
 
 

@@ -30,7 +30,8 @@ PAGES = (  # endpoint, path ("{unit}" and "{dossier}" are read from the persona'
     ("views.overview", "/"), ("views.overdue", "/overdue"), ("views.units", "/units"), ("views.unit", "/unit/{unit}"),
     ("views.dossier", "/dossier/{dossier}"), ("reports.reports", "/reports"), ("reports.scores", "/scores"),
     ("reports.audits", "/audits"), ("views.imports", "/imports"), ("views.calendar", "/calendar"),
-    ("admin.index", "/admin"), ("quality.index", "/quality"), ("quality.reconcile", "/scores/reconcile"),
+    ("admin.index", "/admin"), ("calendar_admin.index", "/admin/calendar"), ("quality.index", "/quality"),
+    ("quality.reconcile", "/scores/reconcile"),
 )
 VIETNAMESE_LABELS = ("Tổng quan", "Quá hạn và sắp đến hạn", "Báo cáo", "Lịch làm việc", "Đăng xuất", "Danh mục",
                      "Bộ lọc", "Lọc", "Xem", "Mã hồ sơ", "Thủ tục", "Phân loại", "Mức trễ", "Đơn vị")
