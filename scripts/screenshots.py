@@ -44,11 +44,11 @@ def build(tmp: Path):  # noqa: ANN201
 
 
 def serve(settings):  # noqa: ANN001, ANN201
+    import logging
+
     from werkzeug.serving import make_server
 
     from web import create_app
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(settings, testing=True)  # the real clock: the import happened after NOW
