@@ -71,19 +71,23 @@ def _log_to_stderr(level: int, fmt: str = "plain") -> None:
 # ----- output ------------------------------------------------------------------------------------------
 
 
-def print_preview(run, *, html: bool = False, out=None) -> None:  # noqa: ANN001
-    """What would be sent: for each digest its recipients, subject and text (or HTML) body."""
-    out = out or sys.stdout
-    print(f"# Digests of {run.digest_date:%d/%m/%Y} as of {run.as_of:%H:%M}: {len(run.digests)} email(s)", file=out)
+def print_preview(run, *, html: bool = False, out=None, err=None) -> None:  # noqa: ANN001
+    """What would be sent: for each digest its recipients, subject and text body. With `html`, only
+    the HTML documents go to `out` (`tthc digest --preview --unit X --html > x.html` opens in a
+    browser); recipients and subjects go to `err`."""
+    out, err = out or sys.stdout, err or sys.stderr
+    head = err if html else out
+    print(f"# Digests of {run.digest_date:%d/%m/%Y} as of {run.as_of:%H:%M}: {len(run.digests)} email(s)", file=head)
     if run.quiet:
-        print(f"# Nothing to report (no email): {', '.join(run.quiet)}", file=out)
+        print(f"# Nothing to report (no email): {', '.join(run.quiet)}", file=head)
     for dg in run.digests:
-        print("=" * 78, file=out)
+        print("=" * 78, file=head)
         to = ", ".join(dg.recipients) if dg.recipients else \
             f"(nobody: unit {dg.scope} has no digest recipients — 'Email nhận báo cáo' in the units catalogue)"
-        print(f"To: {to}", file=out)
-        print(f"Subject: {dg.rendered.subject}", file=out)
-        print(file=out)
+        print(f"To: {to}", file=head)
+        print(f"Subject: {dg.rendered.subject}", file=head)
+        if not html:
+            print(file=out)
         out.write(dg.rendered.html if html else dg.rendered.text)
 
 
@@ -149,6 +153,8 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     _log_to_stderr(logging.WARNING if args.once else logging.INFO, settings.get("log.format"))
     engine = _engine(settings)
     if not args.once:
+        if warning := settings.base_url_warning():
+            print(warning, file=sys.stderr)
         try:
             return run_scheduler(engine, settings)
         except SchedulerBusy as exc:

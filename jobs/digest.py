@@ -47,7 +47,8 @@ log = logging.getLogger("jobs.digest")
 # The dashboard's pages (web/views.py) that digests link to.
 DOSSIER_PAGE = "/dossier/{code}"
 UNIT_PAGE = "/unit/{code}"
-LIST_LIMIT = 50  # dossiers shown per list; the rest are counted ("… và 12 hồ sơ khác")
+LIST_LIMIT = 10  # dossiers shown per list (a phone screen or two); the rest are counted and linked
+LIST_PAGE = "/overdue?unit={code}&how_late={how}"  # "… và 12 hồ sơ khác": the dashboard's filtered list
 MOVERS = 5  # risers and fallers shown in the CCHC summary
 META_DONE = "digest_done"  # the last digest date fully delivered (the scheduler's catch-up reads it)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -157,6 +158,7 @@ class Section:
     title: str
     lines: list[Line]
     total: int
+    more_url: str = ""  # where the ones not shown are listed
 
     @property
     def more(self) -> int:
@@ -270,7 +272,7 @@ def unit_lists(engine: Engine, settings: Settings, digest_date: date,
     t = digest_moment(settings, digest_date)
     next_day = cal.next_working_day(digest_date)
     horizon = datetime.combine(next_day + timedelta(days=1), time(0))
-    base = settings.get("digest.base_url")
+    base = settings.dashboard_url()
     applicant = settings.get("digest.include_applicant")
     unit_ids = list(unit_ids)
     out = {uid: UnitLists() for uid in unit_ids}
@@ -396,6 +398,10 @@ def unit_context(settings: Settings, digest_date: date, unit: Mapping[str, Any],
     cal = settings.work_calendar()
     next_day = cal.next_working_day(digest_date)
     sections = _sections(lists, digest_date, next_day, previous_working_day(cal, digest_date))
+    base, code = settings.dashboard_url(), quote(unit["code"], safe="")
+    for s in sections:  # overdue ones: the list filtered to them; due soon: overdue and at risk; else the unit
+        how = {"overdue": "overdue", "due_today": "any", "due_next": "any"}.get(s.key)
+        s.more_url = base + (LIST_PAGE.format(code=code, how=how) if how else UNIT_PAGE.format(code=code))
     return {
         "unit": {"code": unit["code"], "name": unit["name"], "level": level_label(unit["level"] or "")},
         "date": _d(digest_date), "weekday": WEEKDAYS[digest_date.weekday()],
@@ -407,8 +413,8 @@ def unit_context(settings: Settings, digest_date: date, unit: Mapping[str, Any],
         "all_clear": lists.quiet,
         "rate": _rate_context(unit["code"], unit["level"] or "", r),
         "show_applicant": settings.get("digest.include_applicant"),
-        "dashboard": settings.get("digest.base_url"),
-        "unit_url": settings.get("digest.base_url") + UNIT_PAGE.format(code=quote(unit["code"], safe="")),
+        "dashboard": settings.dashboard_url(),
+        "unit_url": settings.dashboard_url() + UNIT_PAGE.format(code=quote(unit["code"], safe="")),
     }
 
 
@@ -445,7 +451,7 @@ def summary_context(settings: Settings, digest_date: date, r: Rates) -> dict[str
         "total": {"finished": total.finished, "late": total.late, "overdue": total.overdue,
                   "rate": rate_text(total.on_time_rate)},
         "overdue_units": overdue_units, "units": len(r.month),
-        "dashboard": settings.get("digest.base_url"),
+        "dashboard": settings.dashboard_url(),
     }
 
 

@@ -38,6 +38,7 @@ def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url,
     assert set(users) == {u[0] for u in DEMO_USERS}  # created once, not doubled by the re-run
     assert len(users["motcua"]["units"]) == 1 and len(users["soxaydung"]["units"]) == 1
     assert all(authenticate(engine, name, pw) for name, _, pw, _ in DEMO_USERS)
+    assert users["soxaydung"]["display_name"] == "Lãnh đạo Sở Xây dựng"  # Vietnamese, not "Demo unit_head"
     engine.dispose()
 
 
@@ -70,3 +71,18 @@ def test_serve_answers_over_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_demo_fills_what_a_province_declares_without_overriding_it(settings):
+    """Biểu 06's agency block and signatures, an example PAR rule set (the one config.example.toml
+    documents) and CCHC digest recipients: the demo shows all of them; a deployment's own values win."""
+    from tracker.config import load_settings
+    from tracker.demo_setup import demo_settings
+
+    demo = demo_settings(settings)
+    assert demo.get("report.agency") == "Văn phòng UBND tỉnh" and demo.get("report.place") == "Sơn Hà"
+    assert demo.get("digest.cchc_recipients") and len(demo.get("scoring.rules")) == 4
+    example = load_settings(Path(__file__).resolve().parents[1] / "config.example.toml", env={})
+    assert demo.get("scoring.rules") == example.get("scoring.rules")
+    own = load_settings(env={}, overrides={"report.agency": "Sở Nội vụ"})
+    assert demo_settings(own).get("report.agency") == "Sở Nội vụ"

@@ -228,7 +228,7 @@ def _networks(v: Any) -> list[str]:
 
 def _base_url(v: Any) -> str:
     s = _str(v).strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
+    if s and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", s):
         raise ValueError(f"'{s}' is not a web address: expected e.g. https://tthc.example.gov.vn")
     return s
 
@@ -291,6 +291,15 @@ SETTINGS: tuple[Setting, ...] = (
             _int_range(5, 86_400)),
     Setting("report.province", "",
             "Province name at the top of the XLSX period report (Biểu 06), e.g. 'UBND tỉnh Sơn Hà'.", _str),
+    Setting("report.agency", "",
+            "Agency making the report, under the province at the top left of Biểu 06, e.g. 'Văn phòng UBND "
+            "tỉnh'.", _str),
+    Setting("report.place", "",
+            "Place written before the date above the signatures of Biểu 06, e.g. 'Sơn Hà'. Empty: a line "
+            "to fill in by hand.", _str),
+    Setting("report.signer_title", "THỦ TRƯỞNG ĐƠN VỊ",
+            "Title of whoever signs Biểu 06 (right), e.g. 'CHÁNH VĂN PHÒNG'.", _str),
+    Setting("report.preparer_title", "NGƯỜI LẬP BIỂU", "Title of whoever prepares Biểu 06 (left).", _str),
     Setting("scoring.rules", [],
             "PAR-style scoring rules: [[scoring.rules]] tables with name, metric (share_units_full_on_time, "
             "overall_on_time_rate or share_late_with_apology), optional level, max_points, optional bands "
@@ -331,8 +340,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.include_applicant", False,
             "Show the applicant's name beside each dossier in digests. Off: dossier codes and procedure "
             "names only (personal data stays out of mailboxes).", _bool),
-    Setting("digest.base_url", "http://127.0.0.1:5000",
-            "Address of the dashboard, for the links in digests (<base_url>/dossier/<code>).", _base_url),
+    Setting("digest.base_url", "",
+            "Address of the dashboard, for the links in digests (<base_url>/dossier/<code>). Empty: "
+            "http://<web.host>:<web.port>, right for the demo; set it in production (the address users "
+            "reach, e.g. https://tthc.example.gov.vn).", _base_url),
     Setting("digest.cchc_recipients", [],
             "Who receives the summary for the CCHC office (every unit ranked, the biggest movers).",
             _addresses),
@@ -383,6 +394,39 @@ class Settings:
 
     def items(self) -> list[tuple[Setting, Any]]:
         return [(s, self._values[s.key]) for s in SETTINGS]
+
+    def with_defaults(self, values: Mapping[str, Any]) -> Settings:
+        """These settings, with `values` (validated) for the keys still at their default: how the demo
+        fills what a deployment declares (report.*, scoring.rules, …) without overriding anyone."""
+        out = dict(self._values)
+        for key, value in values.items():
+            s = BY_KEY[key]
+            if out[key] == s.parse(s.default):
+                out[key] = s.parse(value)
+        return Settings(out, self.source)
+
+    def dashboard_url(self) -> str:
+        """Where users reach the dashboard, for links in digests: `digest.base_url`, else the address
+        `tthc serve` listens on (a wildcard address as this machine's name)."""
+        base = self.get("digest.base_url")
+        if base:
+            return base
+        host = self.get("web.host")
+        if host in ("0.0.0.0", "::", ""):
+            import socket
+
+            host = socket.getfqdn()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.get('web.port')}"
+
+    def base_url_warning(self) -> str | None:
+        """Said at the start of a production process (gunicorn, the scheduler) when digests would
+        link to a guessed address."""
+        if self.get("digest.base_url"):
+            return None
+        return (f"warning: digest.base_url is not set: digest links will point to {self.dashboard_url()}; "
+                "set it (TTHC_DIGEST_BASE_URL) to the address your users open")
 
     @property
     def var_dir(self) -> Path:

@@ -14,8 +14,34 @@ from tracker.db import make_engine, upgrade
 from tracker.derive import now_local
 from tracker.files import private_dir
 
+# What a province declares in its settings, filled in for the demo where the settings leave the
+# default: Biểu 06's agency block and signatures, the PAR rules of the scores page (the same example
+# as config.example.toml), and who gets the CCHC office's morning summary.
+DEMO_SETTINGS = {
+    "report.province": "UBND tỉnh Sơn Hà",
+    "report.agency": "Văn phòng UBND tỉnh",
+    "report.place": "Sơn Hà",
+    "report.signer_title": "CHÁNH VĂN PHÒNG",
+    "digest.cchc_recipients": ["Phòng Kiểm soát TTHC <ksthc@sonha.gov.vn>"],
+    "scoring.rules": [
+        {"name": "Đơn vị cấp tỉnh giải quyết 100% hồ sơ đúng hạn", "metric": "share_units_full_on_time",
+         "level": "tinh", "max_points": 1.0, "bands": [[100, 1.0], [80, 0.5], [0, 0]]},
+        {"name": "Đơn vị cấp xã giải quyết 100% hồ sơ đúng hạn", "metric": "share_units_full_on_time",
+         "level": "xa", "max_points": 1.0, "bands": [[100, 1.0], [80, 0.5], [0, 0]]},
+        {"name": "Tỷ lệ hồ sơ giải quyết đúng hạn (toàn tỉnh)", "metric": "overall_on_time_rate",
+         "max_points": 2.0, "bands": [[98, 1.0], [95, 0.75], [90, 0.5], [0, 0]]},
+        {"name": "Hồ sơ trễ hạn có phiếu xin lỗi trước hạn", "metric": "share_late_with_apology",
+         "max_points": 1.0, "bands": [[100, 1.0], [90, 0.5], [0, 0]], "empty_points": 1.0},
+    ],
+}
+
+
+def demo_settings(settings: Settings) -> Settings:
+    return settings.with_defaults(DEMO_SETTINGS)
+
 
 def run_demo(settings: Settings, *, serve: bool = True, per_month: int = 4000) -> int:
+    settings = demo_settings(settings)
     engine = make_engine(settings.get("database.url"))
     try:
         if not _build(engine, settings, per_month):
@@ -44,6 +70,8 @@ DEMO_USERS = (
     ("soxaydung", "unit_head", "demo-head-2026", "Sở Xây dựng"),
     ("motcua", "reception", "demo-desk-2026", "UBND phường Vạn Xuân"),
 )
+DEMO_NAMES = {"admin": "Quản trị hệ thống", "cchc": "Phòng Kiểm soát TTHC", "soxaydung": "Lãnh đạo Sở Xây dựng",
+              "motcua": "Một cửa phường Vạn Xuân"}  # shown in the header and the users table
 
 
 def _demo_users(engine) -> None:  # noqa: ANN001
@@ -59,7 +87,7 @@ def _demo_users(engine) -> None:  # noqa: ANN001
     for username, role, password, unit in DEMO_USERS:
         if username not in existing and (not unit or unit in codes):
             create_user(engine, username, role, password, unit_codes=[codes[unit]] if unit else [],
-                        display_name=f"Demo {role}")
+                        display_name=DEMO_NAMES[username])
 
 
 def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001

@@ -117,11 +117,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise _cli.CliError(str(exc), 2) from None
     if args.format == "xlsx":
-        from tracker.report_xlsx import write_report_xlsx
+        from dataclasses import replace
 
-        province = args.province if args.province is not None else _setting(settings, "report.province", "")
+        from tracker.derive import now_local
+        from tracker.report_xlsx import FormText, write_report_xlsx
+
+        form = FormText.from_settings(settings, signed_on=now_local().date())
+        if args.province is not None:
+            form = replace(form, province=args.province)
         try:
-            write_report_xlsx(report, args.output, province=province)
+            write_report_xlsx(report, args.output, form=form)
         except OSError as exc:
             raise _cli.CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{len(report.rows)} row(s) and the total written to {args.output}")

@@ -2,19 +2,25 @@
 
 A title block (province, form code, report name, period, the moment the figures are taken at),
 three merged header rows (group, "Tổng số" / "Trong đó", detail), a row of column numbers
-(1) … (14), one row per unit, field, procedure, channel or level, and a bold total row. Printed on
-A4 landscape, fitted to the page width, header rows repeated on every page.
+(1) … (14), one row per unit, field, procedure, channel or level, a bold total row, then place and
+date and the two signatures. Printed on A4 landscape at a fixed scale with the header rows repeated
+on every page; page breaks are placed here so the total row never starts a page alone and the
+signature block stays with it (tests/tracker/test_report_print.py prints it with LibreOffice).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from tracker.config import Settings
 from tracker.export import safe_cell
 from tracker.files import open_private
 from tracker.reports import Report, ReportRow
@@ -81,57 +87,143 @@ def _data_row(ws: Worksheet, r: int, number: int | str, row: ReportRow, *, bold:
             ws.cell(r, col).font = Font(bold=True)
 
 
-def build_sheet(ws: Worksheet, report: Report, *, province: str, reporting_unit: str = "",
-                form_code: str = FORM_CODE) -> None:
-    """Lay the report out on a worksheet."""
+@dataclass(frozen=True)
+class FormText:
+    """What the official form says around the table, from the settings (report.*)."""
+
+    province: str = ""
+    agency: str = ""
+    place: str = ""
+    signer_title: str = "THỦ TRƯỞNG ĐƠN VỊ"
+    preparer_title: str = "NGƯỜI LẬP BIỂU"
+    signed_on: date | None = None  # the date above the signatures; None: dots to fill in
+
+    @classmethod
+    def from_settings(cls, settings: Settings, signed_on: date | None = None) -> FormText:
+        return cls(province=settings.get("report.province"), agency=settings.get("report.agency"),
+                   place=settings.get("report.place"), signer_title=settings.get("report.signer_title"),
+                   preparer_title=settings.get("report.preparer_title"), signed_on=signed_on)
+
+
+# Printing: A4 landscape at a fixed scale, fixed row heights, and page breaks placed here, so the
+# total row never starts a page alone and the signature block stays on one page with it.
+SCALE = 75  # percent; the 14 columns take about 720 of the 784 points of an A4 landscape line
+PAGE_HEIGHT = 595.0  # points, A4 landscape
+MARGIN_TOP, MARGIN_BOTTOM = 0.5, 0.6  # inches
+ROW_H = 15.0  # points, one line of data
+NAME_CHARS = 34  # column B's width in characters; a longer name wraps
+VALUE_CHARS = 9  # columns C-N
+TITLE_HEIGHTS = (18.0, 18.0, 24.0, 18.0, 16.0, 16.0)  # rows 1-6
+HEADER_HEIGHTS = (30.0, 30.0, 78.0, 15.0)  # rows 7-10, repeated on every page
+SIGN_ROWS = 8  # after the total row: a gap, place and date, the titles, "(ký …)", room to sign
+KEEP_WITH_TOTAL = 2  # data rows that go with the total row to a new page
+
+
+def page_capacity() -> float:
+    """Sheet points one printed page holds (5% kept back for the spreadsheet's own rounding)."""
+    usable = PAGE_HEIGHT - 72 * (MARGIN_TOP + MARGIN_BOTTOM)
+    return usable / (SCALE / 100) * 0.95
+
+
+def _row_height(row: ReportRow) -> float:
+    chars = len(row.name) + 2 * row.depth
+    return ROW_H * max(1, -(-chars // NAME_CHARS))
+
+
+def page_breaks(heights: list[float]) -> list[int]:
+    """Indexes of the data rows that start a new page, given each data row's height: as many rows a
+    page as fit under the repeated headers; the last page holds at least KEEP_WITH_TOTAL rows before
+    the total row, and they move to a new page with it when the total row and the signature block
+    would not fit after them."""
+    cap, header = page_capacity(), sum(HEADER_HEIGHTS)
+    used, breaks, first_on_page = sum(TITLE_HEIGHTS) + header, [], 0
+    for i, h in enumerate(heights):
+        if used + h > cap and i > first_on_page:
+            breaks.append(i)
+            used, first_on_page = header, i
+        used += h
+    tail = ROW_H * (1 + SIGN_ROWS)
+    start = len(heights) - KEEP_WITH_TOTAL
+    if breaks and breaks[-1] > start:  # the last page would hold fewer rows than go with the total
+        breaks[-1] = max(start, (breaks[-2] if len(breaks) > 1 else 0) + 1)
+    elif used + tail > cap and start > first_on_page:  # the total and signatures do not fit after the rows
+        breaks.append(start)
+    return breaks
+
+
+def build_sheet(ws: Worksheet, report: Report, *, province: str = "", reporting_unit: str = "",
+                form_code: str = FORM_CODE, form: FormText | None = None) -> None:
+    """Lay the report out on a worksheet, as the official form prints on A4."""
+    form = form or FormText(province=province)
     ws.title = "Biểu 06"
     left = Alignment(horizontal="left", vertical="center")
-    _merge(ws, 1, 1, 1, 6, province.upper(), bold=True, align=left)
+    _merge(ws, 1, 1, 1, 6, (form.province or province).upper(), bold=True, align=left)
     _merge(ws, 1, 10, 1, LAST_COL, form_code, italic=True, align=Alignment(horizontal="right"))
-    if reporting_unit:
+    if form.agency:
+        _merge(ws, 2, 1, 2, 6, form.agency.upper(), bold=True, align=left)
+        ws.cell(2, 1).font = Font(bold=True, underline="single")
+    elif reporting_unit:
         _merge(ws, 2, 1, 2, 6, f"Đơn vị báo cáo: {reporting_unit}", align=left)
     _merge(ws, 3, 1, 3, LAST_COL, REPORT_NAME, bold=True, size=14)
     _merge(ws, 4, 1, 4, LAST_COL, f"Kỳ báo cáo: từ {report.start:%d/%m/%Y} đến {report.end:%d/%m/%Y}", bold=True)
     _merge(ws, 5, 1, 5, LAST_COL, f"(Số liệu tính đến {report.as_of:%H:%M:%S} ngày {report.as_of:%d/%m/%Y}; "
                                   f"so sánh hạn theo {'ngày' if report.comparison == 'date' else 'thời điểm'})",
            italic=True)
+    if form.agency and reporting_unit:
+        _merge(ws, 6, 1, 6, LAST_COL, f"Đơn vị: {reporting_unit}", italic=True)
     _headers(ws, NAME_HEADERS.get(report.by, "Nhóm"))
     r = FIRST_DATA
+    heights = []
     for i, row in enumerate(report.rows, start=1):
         _data_row(ws, r, i, row)
+        heights.append(_row_height(row))
+        ws.row_dimensions[r].height = heights[-1]
         r += 1
-    _data_row(ws, r, "", report.total, bold=True)
-    ws.cell(r, 2).value = "Tổng cộng"
+    total = r
+    _data_row(ws, total, "", report.total, bold=True)
+    ws.cell(total, 2).value = "Tổng cộng"
+    ws.row_dimensions[total].height = ROW_H
+    for b in page_breaks(heights):
+        ws.row_breaks.append(Break(id=FIRST_DATA + b - 1))  # a break after that row
 
-    r += 2
-    _merge(ws, r, 10, r, LAST_COL, "......., ngày ..... tháng ..... năm .......", italic=True)
-    _merge(ws, r + 1, 1, r + 1, 6, "NGƯỜI LẬP BIỂU", bold=True)
-    _merge(ws, r + 1, 10, r + 1, LAST_COL, "THỦ TRƯỞNG ĐƠN VỊ", bold=True)
+    sign = total + 2
+    d = form.signed_on
+    when = (f"ngày {d.day:02d} tháng {d.month:02d} năm {d.year}" if d else "ngày ..... tháng ..... năm .......")
+    _merge(ws, sign, 9, sign, LAST_COL, f"{form.place or '.......'}, {when}", italic=True)
+    _merge(ws, sign + 1, 1, sign + 1, 6, form.preparer_title.upper(), bold=True)
+    _merge(ws, sign + 1, 9, sign + 1, LAST_COL, form.signer_title.upper(), bold=True)
+    _merge(ws, sign + 2, 1, sign + 2, 6, "(Ký, ghi rõ họ tên)", italic=True)
+    _merge(ws, sign + 2, 9, sign + 2, LAST_COL, "(Ký tên, đóng dấu)", italic=True)
+    last = total + SIGN_ROWS
+    for row in range(total + 1, last + 1):
+        ws.row_dimensions[row].height = ROW_H
+    for row, h in enumerate((*TITLE_HEIGHTS, *HEADER_HEIGHTS), start=1):
+        ws.row_dimensions[row].height = h
 
     ws.column_dimensions["A"].width = 6
-    ws.column_dimensions["B"].width = 38
+    ws.column_dimensions["B"].width = NAME_CHARS
     for col in range(3, LAST_COL + 1):
-        ws.column_dimensions[get_column_letter(col)].width = 12
-    ws.row_dimensions[HEADER_TOP + 2].height = 60
+        ws.column_dimensions[get_column_letter(col)].width = VALUE_CHARS
     ws.freeze_panes = ws.cell(FIRST_DATA, 3)
     ps = ws.page_setup
     ps.orientation = "landscape"
     ps.paperSize = ws.PAPERSIZE_A4
-    ps.fitToWidth = 1
-    ps.fitToHeight = 0  # as many pages tall as needed
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ps.scale = SCALE
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
     ws.print_title_rows = f"{HEADER_TOP}:{HEADER_TOP + 3}"
-    ws.print_area = f"A1:{get_column_letter(LAST_COL)}{r + 1}"
+    ws.print_area = f"A1:{get_column_letter(LAST_COL)}{last}"
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top, ws.page_margins.bottom = MARGIN_TOP, MARGIN_BOTTOM
+    ws.page_margins.header, ws.page_margins.footer = 0.2, 0.25
     ws.oddFooter.center.text = "Trang &P/&N"
 
 
-def write_report_xlsx(report: Report, path: str | Path, *, province: str, reporting_unit: str = "",
-                      form_code: str = FORM_CODE) -> Path:
+def write_report_xlsx(report: Report, path: str | Path, *, province: str = "", reporting_unit: str = "",
+                      form_code: str = FORM_CODE, form: FormText | None = None) -> Path:
     """Write the report as an .xlsx file; returns its path."""
     wb = Workbook()
-    build_sheet(wb.active, report, province=province, reporting_unit=reporting_unit, form_code=form_code)
+    build_sheet(wb.active, report, province=province, reporting_unit=reporting_unit, form_code=form_code, form=form)
     wb.properties.title = f"{REPORT_NAME} {report.start:%d/%m/%Y}-{report.end:%d/%m/%Y}"
     wb.properties.creator = "tthc"
     path = Path(path)

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, and_, case, false, func, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
+from tracker.collation import name_key
 from tracker.config import Settings
 from tracker.models import Dossier, Procedure, Unit
 from tracker.rules import NOT_RECEIVED_STATUSES, ONLINE, PAUSED_STATUSES
@@ -478,7 +479,7 @@ def _by_procedure(engine: Engine, counts: dict[Any, ReportRow], by: str) -> list
         code, name = ((p.field_code or "").strip(), (p.field_name or "").strip()) if p else ("", "")
         parts.append((code or name, name or code or NO_FIELD, row))
     folded = _fold(parts)
-    return [folded[k] for k in sorted(folded, key=lambda k: (k == "", folded[k].name, k))]
+    return [folded[k] for k in sorted(folded, key=lambda k: (k == "", name_key(folded[k].name), k))]
 
 
 def row_fields() -> tuple[str, ...]:

@@ -92,7 +92,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
     from tracker.derive import now_local
-    from web import admin, api, auth, calendar_admin, i18n, ops, quality, reports, views
+    from web import access, admin, api, auth, calendar_admin, i18n, ops, quality, reports, views
 
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.register_blueprint(calendar_admin.bp)
 
     i18n.init_app(app, settings.var_dir / "translations")
+    access.init_app(app)
 
     @app.after_request
     def _headers(resp):  # noqa: ANN001, ANN202

@@ -36,6 +36,7 @@ from tracker.users import (
     user_unit_ids,
 )
 from web import current_now
+from web.access import page_access
 from web.auth import WebUser, current_user, engine, roles_required
 from web.scope import forget_tree, unit_tree
 
@@ -44,21 +45,23 @@ EVENTS_SHOWN = 50
 
 
 @bp.get("")
-@roles_required("admin")
+@page_access
 def index():  # noqa: ANN201
     settings = current_app.config["TTHC_SETTINGS"]
     shown = [(s.key, "••••••" if s.secret else _setting_text(v)) for s, v in settings.items()]
     events = recent_events(engine(), EVENTS_SHOWN)
     for e in events:
         e["what"], e["action_text"] = _describe(e), _action(e["action"])
-    return render_template("admin.html", users=list_users(engine()), units=_units(), settings=shown, events=events)
+    names = {code: u.name for code, u in unit_tree(engine()).by_code.items()}
+    return render_template("admin.html", users=list_users(engine()), units=_units(), settings=shown, events=events,
+                           unit_names=names)
 
 
 # ----- users ---------------------------------------------------------------------------------------
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def user_new():  # noqa: ANN201
     form = {"username": "", "display_name": "", "role": "reception", "units": [], "active": True}
     errors: list[str] = []
@@ -80,7 +83,7 @@ def user_new():  # noqa: ANN201
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def user_edit(user_id: int):  # noqa: ANN201
     user = get_user(engine(), user_id) or abort(404)
     form = _stored_form(user)
@@ -101,7 +104,7 @@ def user_edit(user_id: int):  # noqa: ANN201
 
 
 @bp.post("/users/<int:user_id>/password")
-@roles_required("admin")
+@page_access
 def user_password(user_id: int):  # noqa: ANN201
     user = get_user(engine(), user_id) or abort(404)
     errors = _password_errors()
@@ -174,7 +177,7 @@ def _token_states() -> dict[str, str]:
 
 
 @bp.route("/units/<path:code>", methods=["GET", "POST"])
-@roles_required("admin")
+@page_access
 def unit_edit(code: str):  # noqa: ANN201
     with engine().connect() as conn:
         unit = conn.execute(select(Unit).where(Unit.code == code)).mappings().first() or abort(404)

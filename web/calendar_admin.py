@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 
 from tracker.calendar_days import CalendarDayError, add_day, coverage, entered_days, recompute, remove_day
 from web import current_now
-from web.auth import current_user, engine, roles_required
+from web.access import page_access
+from web.auth import current_user, engine
 
 bp = Blueprint("calendar_admin", __name__, url_prefix="/admin/calendar")
 
@@ -38,7 +39,7 @@ def _recomputed(what: str, day: date) -> None:
 
 
 @bp.get("")
-@roles_required("admin")
+@page_access
 def index():  # noqa: ANN201
     today = current_now().date()
     return render_template("admin_calendar.html", days=entered_days(engine()), form={}, errors=[],
@@ -46,7 +47,7 @@ def index():  # noqa: ANN201
 
 
 @bp.post("")
-@roles_required("admin")
+@page_access
 def add():  # noqa: ANN201
     form = {k: request.form.get(k, "").strip() for k in ("day", "kind", "reference", "note")}
     try:
@@ -67,7 +68,7 @@ def add():  # noqa: ANN201
 
 
 @bp.post("/<day>/delete")
-@roles_required("admin")
+@page_access
 def delete(day: str):  # noqa: ANN201
     try:
         d = date.fromisoformat(day)

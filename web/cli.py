@@ -149,6 +149,8 @@ def cmd_serve(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     port = args.port or settings.get("web.port")
     if args.workers:
         print(f"Dashboard: http://{host}:{port}", flush=True)
+        if warning := settings.base_url_warning():
+            print(warning, file=sys.stderr, flush=True)
         return _gunicorn(settings, host, port, args.workers)
     from werkzeug.serving import make_server
 

@@ -39,6 +39,9 @@ CATALOGUES = Path(__file__).parent / "translations"
 
 
 def init_app(app: Flask, compiled_dir: Path) -> None:
+    # absolute: Flask-Babel reads a relative translation folder against the app's package
+    # directory (web/var/translations), not the working directory the catalogue was compiled in
+    compiled_dir = Path(compiled_dir).resolve()
     compile_catalogues(CATALOGUES, compiled_dir)
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled_dir)
@@ -180,6 +183,19 @@ LABELS: dict[str, dict[str, LazyString]] = {
         "early": lazy_gettext("Trước hạn"),
         "on_time": lazy_gettext("Đúng hạn"),
         "late": lazy_pgettext("late", "Quá hạn"),
+    },
+    "level": {
+        "tinh": lazy_gettext("Cấp tỉnh"),
+        "huyen": lazy_gettext("Cấp huyện"),
+        "xa": lazy_gettext("Cấp xã"),
+    },
+    "import": {
+        "running": lazy_gettext("Đang nhập"),
+        "done": lazy_gettext("Hoàn tất"),
+        "partial": lazy_gettext("Có dòng bị loại"),
+        "failed": lazy_gettext("Thất bại"),
+        "busy": lazy_gettext("Nguồn đang bận"),
+        "dry-run": lazy_gettext("Chạy thử"),
     },
     "period": {
         "month_to_date": lazy_gettext("Tháng này"),

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, not_, null, or_, select
 
 from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
+from tracker.collation import name_key
 from tracker.config import Settings
 from tracker.models import Dossier, Procedure, Unit
 from tracker.rules import NOT_RECEIVED_STATUSES, PAUSED_STATUSES, at_risk_boundary
@@ -46,6 +47,64 @@ def late_cut(cal: WorkCalendar, t: datetime, comparison: str, days: int) -> date
     cal.is_working_day(ref.date() - timedelta(days=2 * days + 30))  # load the years first: positions shift
     moment = cal.moment(cal.position(ref) - days * cal.day_seconds, prefer_end=True)
     return overdue_cut(moment, comparison)
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """How late an open dossier is at T (late=True), or how long it has left: in working days from
+    one working day on, else in working hours.
+
+    Late, date mode: whole working days, counted by date as the comparison, the "how late" filters
+    and the digests count (due on Monday, on Friday: 4). Late, datetime mode: office time, in days
+    rounded up to one decimal, so "3,1 days" is always in "more than 3 days" and "3,0" never is.
+    Time left: office time, rounded down (never more time than there is)."""
+
+    late: bool
+    days: float | None  # None: under one working day, see hours
+    hours: float
+    due_today: bool = False  # date mode: the due moment passed today, not yet overdue
+
+
+def lateness(cal: WorkCalendar, due: datetime, t: datetime, comparison: str) -> Lateness:
+    import math
+
+    day = cal.day_seconds
+    if due < overdue_cut(t, comparison):
+        if comparison == "date":
+            start = datetime.combine(due.date() + timedelta(days=1), time(0))
+            end = datetime.combine(t.date() + timedelta(days=1), time(0))
+            days = max(0, cal.working_seconds_between(start, end)) // day
+            if days >= 1:
+                return Lateness(True, days, days * day / 3600)
+        secs = max(0, cal.working_seconds_between(due, t))
+        if secs >= day:
+            return Lateness(True, math.ceil(secs * 10 / day) / 10, secs / 3600)
+        return Lateness(True, None, math.ceil(secs / 360) / 10)
+    if due <= t:
+        return Lateness(False, None, 0.0, due_today=True)
+    secs = max(0, cal.working_seconds_between(t, due))
+    if secs >= day:
+        return Lateness(False, math.floor(secs * 10 / day) / 10, secs / 3600)
+    return Lateness(False, None, math.floor(secs / 360) / 10)
+
+
+def lateness_words(value: Lateness | None) -> str:
+    """The same words on the list, the unit page and the dossier page."""
+    from flask_babel import gettext as _
+
+    from web.i18n import fmt_num
+
+    if value is None:
+        return ""
+    if value.due_today:
+        return _("đến hạn trong hôm nay")
+    if value.days == 1 and isinstance(value.days, int):  # date mode's whole days: English says "1 day"
+        return _("trễ 1 ngày làm việc") if value.late else _("còn 1 ngày làm việc")
+    if value.days is not None:
+        n = fmt_num(value.days if isinstance(value.days, int) else float(value.days), 1)
+        return _("trễ %(n)s ngày làm việc", n=n) if value.late else _("còn %(n)s ngày làm việc", n=n)
+    n = fmt_num(float(value.hours), 1)
+    return _("trễ %(n)s giờ làm việc", n=n) if value.late else _("còn %(n)s giờ làm việc", n=n)
 
 
 _CALENDARS: dict[str, WorkCalendar] = {}
@@ -95,6 +154,16 @@ def open_counts(engine: Engine, settings: Settings, t: datetime, scope: Scope,
     with engine.connect() as conn:
         total, overdue, at_risk, paused = conn.execute(q).one()
     return {"in_progress": total, "overdue": overdue, "at_risk": at_risk, "paused": paused}
+
+
+def open_counts_by_unit(engine: Engine, settings: Settings, t: datetime, scope: Scope) -> dict[int, dict[str, int]]:
+    """Open and overdue dossiers at T per unit (its own, not its subtree's), within the scope."""
+    c = open_conditions(t, settings)
+    q = (select(d.unit_id, func.count(), func.coalesce(func.sum(case((c["overdue"], 1), else_=0)), 0))
+         .where(c["unfinished"]).group_by(d.unit_id))
+    with engine.connect() as conn:
+        rows = conn.execute(_scoped(q, scope, None)).all()
+    return {uid: {"open": n, "overdue": late} for uid, n, late in rows}
 
 
 def _scoped(q, scope: Scope, unit_ids: set[int] | None):  # noqa: ANN001, ANN202
@@ -183,7 +252,8 @@ class ListPage:
 
 def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, f: ListFilters,
                  unit_ids: set[int] | None = None, *, page_size: int = PAGE_SIZE) -> ListPage:
-    """One page of the list, most urgent first: past even the new appointment, then most late."""
+    """One page of the list, most urgent first: the most working time late (the earliest due) first;
+    dossiers past even their new appointment are marked (`past_new`), not put in a block above."""
     from web.scope import unit_tree
 
     c = open_conditions(t, settings)
@@ -218,7 +288,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
                     Procedure.field_name)
              .select_from(Dossier.__table__.join(Unit, Unit.id == d.unit_id)
                           .outerjoin(Procedure, Procedure.id == d.procedure_id))
-             .where(*cond).order_by(urgency, d.due_used_at, d.id)
+             .where(*cond).order_by(d.due_used_at, d.id)
              .limit(page_size).offset((page - 1) * page_size))
         rows = [dict(r) for r in conn.execute(_scoped(q, scope, unit_ids)).mappings()]
     cal = work_calendar(settings, t)
@@ -229,6 +299,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
         r["overdue"] = due is not None and due < cut
         r["past_new"] = r["urgency"] == 0
         r["hours"] = round(cal.working_hours_between(t, due), 1) if due else None
+        r["lateness"] = lateness(cal, due, t, comparison) if due else None
         r["comparison"] = comparison
         if not scope.sees_personal_data:
             from web.scope import mask_name, mask_phone
@@ -241,7 +312,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
 def filter_choices(engine: Engine, scope: Scope) -> dict[str, list]:
     """Procedures and fields for the filter boxes."""
     with engine.connect() as conn:
-        procs = conn.execute(select(Procedure.code, Procedure.name, Procedure.field_name)
-                             .order_by(Procedure.name)).all()
-    fields = sorted({p.field_name for p in procs if p.field_name})
+        procs = conn.execute(select(Procedure.code, Procedure.name, Procedure.field_name)).all()
+    procs = sorted(procs, key=lambda p: (name_key(p.name or ""), p.code))
+    fields = sorted({p.field_name for p in procs if p.field_name}, key=name_key)
     return {"procedures": procs, "fields": fields}

@@ -29,13 +29,13 @@ from werkzeug.datastructures import MultiDict
 
 from tracker.quality import COLUMNS, KINDS
 from web import current_now
-from web.auth import current_user, engine, login_required, roles_required
+from web.access import page_access
+from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
 from web.reports import Choice, _attachment, _bad_download, _base_key, cached, read_choice, settings
 
 bp = Blueprint("quality", __name__)
 PANEL_ROLES = ("admin", "cchc")
-RECONCILE_ROLES = ("admin", "cchc")
 PAGE_SIZE = 50
 
 KIND_LABELS = {
@@ -293,7 +293,7 @@ def _latest_published() -> Choice | None:
 
 
 @bp.get("/scores/reconcile")
-@roles_required(*RECONCILE_ROLES)
+@page_access
 def reconcile():  # noqa: ANN201
     from tracker.portal_figures import reconcile as compute
     from tracker.portal_figures import status_counts

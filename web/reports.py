@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,20 +28,21 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
+from tracker.collation import name_key
 from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
 from web import current_now
-from web.auth import current_user, engine, login_required, roles_required
+from web.access import page_access
+from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, lang
 from web.scope import unit_tree
 
 bp = Blueprint("reports", __name__)
-SCORE_ROLES = ("admin", "cchc")  # scores are province-wide
-AUDIT_ROLES = ("admin", "cchc", "unit_head")
 AUDITS = ("beyond-limit", "no-apology", "no-due")
 PAGE_SIZE = 50
 CHART_MAX = 80  # bars; the table has every row
 YEARS = (1990, 2100)
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y")
+FULL_MONTH_DAY = 10  # before this day of a month, the pages open on the last complete month
 RUNNING_BUCKET = 300  # seconds: a running period's report is reused within one such slice of the clock
 CACHE_MAX = 200
 FILE_BY = {"unit": "don-vi", "field": "linh-vuc", "procedure": "thu-tuc", "channel": "kenh", "level": "cap"}
@@ -110,6 +111,7 @@ class Choice:
     end: date | None = None  # the last day, cut at the moment's day ("month to date")
     moment: datetime | None = None  # the explicit "as of", else now
     as_of: datetime | None = None  # the explicit "as of" only
+    month_to_date: dict[str, str] | None = None  # opened on last month (early in this one): the way back
 
     def query(self, **change: Any) -> dict[str, str]:
         """The query string that asks for this choice again (downloads, pages, other tabs)."""
@@ -124,11 +126,19 @@ def read_choice(args, now: datetime, *, grouping: bool = True) -> Choice:  # noq
     it) and unit from the query string; every problem is a message naming the field and the value,
     in `errors`."""
     period = args.get("period", "").strip()
+    year = args.get("year", "").strip()
+    early = None
     if not period:
         period = "range" if args.get("from") or args.get("to") else f"m{now.month}"
-    c = Choice(period=period, year=args.get("year", "").strip() or str(now.year),
+        if period != "range" and not year and now.day < FULL_MONTH_DAY:
+            # early in a month its figures are a few days' worth: open on the last complete month
+            last = now.date().replace(day=1) - timedelta(days=1)
+            period, year = f"m{last.month}", str(last.year)
+            early = {"period": f"m{now.month}", "year": str(now.year)}
+    c = Choice(period=period, year=year or str(now.year),
                start_text=args.get("from", "").strip()[:40], end_text=args.get("to", "").strip()[:40],
                as_of_text=args.get("as_of", "").strip()[:40], unit=args.get("unit", "").strip()[:100])
+    c.month_to_date = early
     if grouping:
         c.by = args.get("by", "unit").strip() or "unit"
         c.rollup = args.get("rollup", "") in ("1", "on", "true")
@@ -289,24 +299,26 @@ def _reporting_unit(c: Choice, ids: frozenset[int] | None) -> str:
     return ", ".join(u.name for u in tops[:5]) + (" …" if len(tops) > 5 else "")
 
 
-def hbar_chart(rows: list[ReportRow], total: ReportRow) -> dict:
+def hbar_chart(rows: list[ReportRow], total: ReportRow, *, label_w: int = 250, bar_w: int = 330,
+               name_max: int = 38) -> dict:
     """On-time rate per row as horizontal bars, best first, server-rendered SVG (no script, no style
-    attribute: the CSP stays strict). A dashed line marks the total's rate."""
-    label_w, bar_w, row_h, top = 250, 330, 18, 22
-    ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.name))
+    attribute: the CSP stays strict). A dashed line marks the total's rate. The phone's copy is
+    narrower (label_w=130, bar_w=170), so its 11-unit labels stay 11 px or more on a 360 px screen."""
+    row_h, top = 18, 22
+    ranked = sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), name_key(r.name)))
     shown = ranked[:CHART_MAX]
     bars = []
     for i, r in enumerate(shown):
         rate = r.on_time_rate
         y = top + i * row_h
         width = 0 if rate is None else round(bar_w * float(rate) / 100, 1)
-        name = r.name if len(r.name) <= 38 else r.name[:37] + "…"
+        name = r.name if len(r.name) <= name_max else r.name[:name_max - 1] + "…"
         bars.append({"y": y, "w": width, "h": row_h - 5, "ty": y + row_h - 8, "label": name, "title": r.name,
                      "value": "—" if rate is None else fmt_num(rate, 1) + "%", "vx": label_w + width + 4})
     h = top + len(shown) * row_h + 8
     ticks = [{"x": round(label_w + bar_w * p / 100, 1), "label": f"{p}%"} for p in (0, 25, 50, 75, 100)]
     avg = total.on_time_rate
-    return {"w": label_w + bar_w + 60, "h": h, "x0": label_w, "bar_w": bar_w, "bars": bars, "ticks": ticks,
+    return {"w": label_w + bar_w + 50, "h": h, "x0": label_w, "bar_w": bar_w, "bars": bars, "ticks": ticks,
             "top": top, "more": len(ranked) - len(shown),
             "avg_x": None if avg is None else round(label_w + bar_w * float(avg) / 100, 1),
             "avg": "—" if avg is None else fmt_num(avg, 1) + "%"}
@@ -373,6 +385,8 @@ def _render_report(c: Choice, report: Report | None) -> str:
                            qw=None if report is None else warning(c, _unit_ids(c)),
                            by_label=_by_label(c.by if c.by in BY else "unit"),
                            chart=None if report is None else hbar_chart(report.rows, report.total),
+                           phone_chart=None if report is None else hbar_chart(report.rows, report.total, label_w=130,
+                                                                              bar_w=170, name_max=20),
                            mode=None if report is None else _mode(report.comparison))
 
 
@@ -388,11 +402,11 @@ def _unit_choices() -> list:
 
 def report_xlsx(report: Report, reporting_unit: str) -> bytes:
     """The Biểu 06 workbook, written by the function `tthc report --format xlsx` uses."""
-    from tracker.report_xlsx import write_report_xlsx
+    from tracker.report_xlsx import FormText, write_report_xlsx
 
-    province = settings().get("report.province")
+    form = FormText.from_settings(settings(), signed_on=current_now().date())
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_report_xlsx(report, Path(tmp) / "report.xlsx", province=province, reporting_unit=reporting_unit)
+        path = write_report_xlsx(report, Path(tmp) / "report.xlsx", form=form, reporting_unit=reporting_unit)
         return path.read_bytes()
 
 
@@ -452,7 +466,7 @@ def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
 
 @bp.get("/scores")
 @bp.get("/scores.<fmt>")
-@roles_required(*SCORE_ROLES)
+@page_access
 def scores(fmt: str | None = None):  # noqa: ANN201
     if fmt not in (None, "csv"):
         abort(404)
@@ -473,6 +487,7 @@ def scores(fmt: str | None = None):  # noqa: ANN201
     if fmt == "csv":
         return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
                            "text/csv")
+    units = sorted(units, key=lambda ln: (ln.points is None, -(ln.points or 0), name_key(ln.scope_name or "")))
     methods, methods_total = portal_rows(c, current_user.scope.unit_ids)
     return render_template("scores.html", c=c, lines=True, overall=overall[0], units=units, rules=rules,
                            problem=problem, metric_label=_metric_label, band_text=band_text, as_of=report.as_of,
@@ -515,7 +530,7 @@ def reason_label(reason: str) -> str:
 
 @bp.get("/scores/disagreements")
 @bp.get("/scores/disagreements.<fmt>")
-@roles_required(*SCORE_ROLES)
+@page_access
 def disagreements(fmt: str | None = None):  # noqa: ANN201
     """The dossiers the two 766 methods classify differently, each with the portal's reason."""
     from tracker.portal766 import portal_disagreements
@@ -670,12 +685,16 @@ class AuditPage:
 
 @bp.get("/audits")
 @bp.get("/audits.<fmt>")
-@roles_required(*AUDIT_ROLES)
+@page_access
 def audits(fmt: str | None = None):  # noqa: ANN201
     if fmt not in (None, "csv"):
         abort(404)
     c = read_choice(request.args, current_now(), grouping=False)
-    name = request.args.get("audit", "beyond-limit")
+    name = request.args.get("audit", "")
+    if not name and not c.errors:  # open on the first list that has rows
+        ids = _unit_ids(c)
+        name = next((a for a in AUDITS if audit_rows(a, c, ids)), AUDITS[0])
+    name = name or AUDITS[0]
     if name not in AUDITS:
         c.errors.append(_("Danh sách kiểm tra: '%(v)s' không có.", v=name[:40]))
         name = "beyond-limit"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
+from tracker.collation import name_key
 from tracker.models import Unit
 from tracker.users import ALL_UNITS_ROLES, PERSONAL_DATA_ROLES, user_unit_ids
 
@@ -30,7 +31,7 @@ class UnitTree:
         self.by_id = {u.id: u for u in units}
         self.by_code = {u.code: u for u in units}
         self.children: dict[int | None, list[UnitNode]] = {}
-        for u in sorted(units, key=lambda u: (u.name, u.code)):
+        for u in sorted(units, key=lambda u: (name_key(u.name), u.code)):
             parent = u.parent_id if u.parent_id in self.by_id else None
             self.children.setdefault(parent, []).append(u)
 

@@ -14,16 +14,27 @@ from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import case, func, select
 
+from tracker.collation import name_key
 from tracker.export import safe_cell
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
 from web import current_now
-from web.auth import current_user, engine, login_required, roles_required
+from web.access import page_access
+from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
-from web.lists import CACHE, ListFilters, filter_choices, open_counts, overdue_list, scope_key
+from web.lists import (
+    CACHE,
+    ListFilters,
+    filter_choices,
+    lateness_words,
+    open_counts,
+    open_counts_by_unit,
+    overdue_list,
+    scope_key,
+)
 from web.scope import mask_name, mask_phone, unit_tree
 
 bp = Blueprint("views", __name__)
-IMPORT_ROLES = ("admin", "cchc")
+bp.add_app_template_global(lateness_words)
 STALE_HOURS = 26  # a daily export that missed a day
 
 
@@ -154,6 +165,21 @@ def _chart(points: list[tuple[str, float | None]]) -> dict:
     return {"w": w, "h": h, "pad": pad, "bars": bars}
 
 
+def _phone_chart(points: list[tuple[str, float | None]]) -> dict:
+    """The same months as horizontal bars, most recent first, narrow enough for 11 px labels on a phone."""
+    label_w, bar_w, row_h, top = 46, 250, 18, 22
+    bars = []
+    for i, (name, value) in enumerate(reversed(points)):
+        y = top + i * row_h
+        width = 0 if value is None else round(bar_w * value / 100, 1)
+        text = "—" if value is None else fmt_num(value, 1) + "%"
+        bars.append({"y": y, "w": width, "h": row_h - 5, "ty": y + row_h - 8, "label": name, "title": name,
+                     "value": text, "vx": round(label_w + width + 4, 1)})
+    ticks = [{"x": round(label_w + bar_w * p / 100, 1), "label": f"{p}%"} for p in (0, 50, 100)]
+    return {"w": label_w + bar_w + 50, "h": top + len(bars) * row_h + 8, "x0": label_w, "bars": bars,
+            "ticks": ticks, "top": top, "avg_x": None}
+
+
 @bp.get("/")
 @login_required
 def overview():  # noqa: ANN201
@@ -170,7 +196,7 @@ def overview():  # noqa: ANN201
         if name == "year_to_date":
             unit_rows = rows
     sort = request.args.get("sort", "name")
-    keys = {"name": lambda r: r.name, "rate": lambda r: (r.on_time_rate is None, r.on_time_rate or 0),
+    keys = {"name": lambda r: name_key(r.name), "rate": lambda r: (r.on_time_rate is None, r.on_time_rate or 0),
             "score": lambda r: (r.score_766 is None, r.score_766 or 0), "overdue": lambda r: -r.overdue,
             "total": lambda r: -r.total}
     unit_rows = sorted(unit_rows, key=keys.get(sort, keys["name"]))
@@ -189,7 +215,8 @@ def overview():  # noqa: ANN201
     if current_user.role in quality.PANEL_ROLES:
         panel = quality.panel(quality.choice_of(starts["year_to_date"], today, now), scope.unit_ids)
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
-                           chart=_chart(points), now=now, qw=month_warning, qp=panel)
+                           chart=_chart(points), phone_chart=_phone_chart(points), now=now, qw=month_warning,
+                           qp=panel)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
@@ -207,21 +234,24 @@ EXPORT_COLUMNS = ("code", "unit", "procedure", "field", "channel", "received_at"
 
 
 def _export_rows(page) -> list[list]:  # noqa: ANN001
+    """The list as on screen; without the applicant's columns for a role that sees them masked."""
     out = []
+    personal = current_user.scope.sees_personal_data
     for r in page.rows:
         cls = "overdue" if r["overdue"] else "at_risk"
         out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
                     label("channel", r['channel']) if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
                     fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
-                    label("class", cls) + (" *" if r["past_new"] else ""), r["hours"], r["applicant_name"],
-                    r["applicant_phone"]])
+                    label("class", cls) + (" *" if r["past_new"] else ""), lateness_words(r["lateness"]), r["hours"]]
+                   + ([r["applicant_name"], r["applicant_phone"]] if personal else []))
     return out
 
 
 def _export_header() -> list[str]:
     return [_("Mã hồ sơ"), pgettext("unit", "Đơn vị"), _("Thủ tục"), _("Lĩnh vực"), _("Kênh"), _("Tiếp nhận"),
-            _("Hẹn trả (ghi nhận)"), _("Hạn theo quy định"), _("Hẹn trả mới"), _("Phân loại"),
-            _("Giờ làm việc trễ / còn lại"), _("Chủ hồ sơ"), _("Điện thoại")]
+            _("Hẹn trả (ghi nhận)"), _("Hạn theo quy định"), _("Hẹn trả mới"), _("Phân loại"), _("Mức trễ"),
+            _("Giờ làm việc trễ / còn lại")] + (
+        [_("Chủ hồ sơ"), _("Điện thoại")] if current_user.scope.sees_personal_data else [])
 
 
 @bp.get("/overdue")
@@ -256,9 +286,11 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
     if fmt is not None:
         abort(404)
     tree = unit_tree(engine())
-    return render_template("overdue.html", page=page, f=f, choices=filter_choices(engine(), current_user.scope),
-                           units=tree.ordered(None if current_user.scope.all_units
-                                              else set(current_user.scope.unit_ids)))
+    units = tree.ordered(None if scope.all_units else set(scope.unit_ids))
+    active = sum(1 for k in f.query_args() if k != "page")
+    return render_template("overdue.html", page=page, f=f, choices=filter_choices(engine(), scope), units=units,
+                           show_unit=len(units) > 1, show_applicant=scope.sees_personal_data,
+                           active_filters=active)
 
 
 # ----- dossier -------------------------------------------------------------------------------------
@@ -302,8 +334,9 @@ def dossier(code: str):  # noqa: ANN201
     def status(code: int | None) -> str:
         return "—" if code is None else f"{code} {label('status', code)}"
 
+    # a change with no previous status is the import that first saw the dossier: not an event of its own
     events += [(h.seen_at, _("Trạng thái %(a)s → %(b)s", a=status(h.previous_status),
-                             b=status(h.status))) for h in history]
+                             b=status(h.status))) for h in history if h.previous_status is not None]
     events.sort(key=lambda e: e[0])
     mode = label("mode", rules.comparison)
     due = fmt_dt(c.due_used)
@@ -318,11 +351,16 @@ def dossier(code: str):  # noqa: ANN201
                    else _("Không có ngày hẹn trả: tính là trong hạn / đúng hạn.")),
     }.get(c.cls, _("Kết thúc lúc %(f)s, so với hạn %(d)s (%(mode)s).", f=fmt_dt(c.finish_moment), d=due, mode=mode))
     flags = [label("flag", fl, h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
+    late = None
+    if c.cls in ("overdue", "at_risk") and c.due_used:
+        from web.lists import lateness
+
+        late = lateness(cal, c.due_used, now, rules.comparison)
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
-                           limit=_limit_used(r, limits), applicant=applicant, now=now,
+                           late=late, limit=_limit_used(r, limits), applicant=applicant, now=now,
                            path=[u for u in unit_tree(engine()).path(r["unit_id"])
                                  if current_user.scope.allows(u.id)])
 
@@ -352,7 +390,12 @@ def _limit_used(r, limits) -> str | None:  # noqa: ANN001
 def units():  # noqa: ANN201
     scope = current_user.scope
     tree = unit_tree(engine())
-    return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)))
+    now = current_now()
+    counts = open_counts_by_unit(engine(), settings(), now, scope)
+    month = _report(now.date().replace(day=1), now.date(), now) or _empty_report()
+    rates = {r.key: r.on_time_rate for r in month.rows}
+    return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)),
+                           counts=counts, rates=rates, now=now)
 
 
 @bp.get("/unit/<code>")
@@ -397,14 +440,15 @@ def unit(code: str):  # noqa: ANN201
     times = average_times(engine(), settings(), now.date().replace(month=1, day=1), now.date(), as_of=now,
                           unit_ids=ids)  # 766 criterion 2.2, year to date
     return render_template("unit.html", node=node, counts=counts, figures=figures, ranked=ranked, page=page,
-                           children=children, path=path, now=now, times=times)
+                           children=children, path=path, now=now, times=times, show_unit=bool(children),
+                           show_applicant=scope.sees_personal_data)
 
 
 # ----- imports -------------------------------------------------------------------------------------
 
 
 @bp.route("/imports", methods=["GET", "POST"])
-@roles_required(*IMPORT_ROLES)
+@page_access
 def imports():  # noqa: ANN201
     if request.method == "POST":
         return _upload()
@@ -474,7 +518,7 @@ def upload_name(filename: str) -> str:
 
 
 @bp.get("/imports/<int:run_id>/rejected.csv")
-@roles_required(*IMPORT_ROLES)
+@page_access
 def rejected(run_id: int):  # noqa: ANN201
     from tracker.export import UnknownRun, rejected_rows
 

@@ -209,4 +209,40 @@ def test_long_lists_are_cut_and_say_how_many_more(shared_province, monkeypatch):
     sxd = _by_scope(build_digests(shared_province.engine, shared_province.settings(), DIGEST_DAY))["SXD"]
     assert sxd.rendered.subject == "[TTHC] Sở Xây dựng — 3 quá hạn, 2 sắp đến hạn — 25/11/2026"  # all counted
     assert "QUÁ HẠN (3)" in sxd.rendered.text and "SXD-02" not in sxd.rendered.text
-    assert "… và 2 hồ sơ khác: https://tthc.sonha.gov.vn/unit/SXD" in sxd.rendered.text
+    assert "… và 2 hồ sơ khác: https://tthc.sonha.gov.vn/overdue?unit=SXD&how_late=overdue" in sxd.rendered.text
+
+
+def test_links_follow_the_dashboard_address_when_base_url_is_unset(shared_province):
+    """The demo serves on web.host:web.port; unset digest.base_url links there, not to a fixed :5000."""
+    db = shared_province
+    settings = db.settings(digest__base_url="", web__port=8123)
+    assert settings.base_url_warning() == (
+        "warning: digest.base_url is not set: digest links will point to http://127.0.0.1:8123; set it "
+        "(TTHC_DIGEST_BASE_URL) to the address your users open")
+    sxd = _by_scope(build_digests(db.engine, settings, DIGEST_DAY))["SXD"]
+    assert "http://127.0.0.1:8123/dossier/SXD-01" in sxd.rendered.text
+    assert ":5000" not in sxd.rendered.text
+    assert db.settings().base_url_warning() is None  # set: nothing to say
+
+
+
+def test_preview_html_writes_only_the_html_document(shared_province, capsys):
+    import argparse
+
+    from jobs.cli import cmd_digest
+
+    args = argparse.Namespace(preview=True, send=False, date=DIGEST_DAY, unit="STP", html=True, retry_unknown=False)
+    assert cmd_digest(args, shared_province.settings()) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("<!DOCTYPE html>") and captured.out.rstrip().endswith("</html>")
+    assert "Subject: [TTHC] Sở Tư pháp" in captured.err and "Subject:" not in captured.out
+
+
+def test_at_most_ten_per_list_and_the_rest_linked_to_the_filtered_list(shared_province, monkeypatch):
+    from jobs import digest
+
+    assert digest.LIST_LIMIT == 10
+    monkeypatch.setattr("jobs.digest.LIST_LIMIT", 1)
+    sxd = _by_scope(build_digests(shared_province.engine, shared_province.settings(), DIGEST_DAY))["SXD"]
+    assert "… và 2 hồ sơ khác: https://tthc.sonha.gov.vn/overdue?unit=SXD&how_late=overdue" in sxd.rendered.text
+    assert 'href="https://tthc.sonha.gov.vn/overdue?unit=SXD&amp;how_late=overdue"' in sxd.rendered.html

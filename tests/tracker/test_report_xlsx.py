@@ -79,11 +79,10 @@ def test_one_row_per_group_numbers_and_a_bold_total(sheet):
         assert row[2] == row[6] + row[10] == row[3] + row[4] + row[5]
 
 
-def test_print_setup_a4_landscape_fit_to_width_repeat_headers(sheet):
+def test_print_setup_a4_landscape_fixed_scale_repeat_headers(sheet):
     ps = sheet.page_setup
     assert ps.orientation == "landscape" and str(ps.paperSize) == str(sheet.PAPERSIZE_A4)
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert (ps.fitToWidth, ps.fitToHeight) == (1, 0)
+    assert not sheet.sheet_properties.pageSetUpPr.fitToPage and int(ps.scale) == 75  # breaks placed here
     assert sheet.print_title_rows == "$7:$10"
     assert sheet.freeze_panes == "C11"
 
@@ -95,3 +94,21 @@ def test_a_period_not_ended_says_when_the_figures_were_taken(tmp_path):
     assert ws["A5"].value.startswith("(Số liệu tính đến 09:30:00 ngày 18/03/2026")
     assert [c.value for c in ws[11]][:3] == [None, "Tổng cộng", 0] and ws["N11"].value is None
     wb.close()
+
+
+def test_agency_place_date_and_titles_come_from_the_settings(tmp_path):
+    from pathlib import Path
+
+    from tracker.config import load_settings
+    from tracker.report_xlsx import FormText
+
+    example = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml", env={})
+    form = FormText.from_settings(example, signed_on=date(2026, 4, 2))
+    ws = load_workbook(write_report_xlsx(_report([STP, XA]), tmp_path / "f.xlsx", form=form,
+                                         reporting_unit="Sở Tư pháp")).active
+    assert ws["A1"].value == "UBND TỈNH SƠN HÀ" and ws["A2"].value == "VĂN PHÒNG UBND TỈNH" and ws["A2"].font.b
+    assert ws["A6"].value == "Đơn vị: Sở Tư pháp"
+    total = next(r for r in range(11, 20) if ws.cell(r, 2).value == "Tổng cộng")
+    assert ws.cell(total + 2, 9).value == "Sơn Hà, ngày 02 tháng 04 năm 2026"
+    assert ws.cell(total + 3, 1).value == "NGƯỜI LẬP BIỂU" and ws.cell(total + 3, 9).value == "CHÁNH VĂN PHÒNG"
+    assert ws.print_area == f"'Biểu 06'!$A$1:$N${total + 8}"

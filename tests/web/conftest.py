@@ -125,7 +125,90 @@ def csrf(client) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-__all__ = ["DEPT", "DESK", "NOW", "PASSWORD", "PERSONAS", "ROOT_CODE", "date", "csrf"]
+# ----- the real browser (tests/web/test_browser.py, tests/web/test_personas_browser.py) ---------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not installed (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    return None
+
+
+def _served(app):  # noqa: ANN001, ANN202
+    """Serve `app` on a free port in a thread for as long as the fixture lives: its URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    server.server_close()
+    app.extensions["tthc_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_url(world, tmp_path_factory):
+    """The test world served on a real socket, once per session. Started the way an operator
+    starts it: from a directory of its own, with the default relative `paths.var_dir` ("var"),
+    so a path resolved against the wrong directory shows (issue 14: English translated nothing)."""
+    import os
+
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("TRACKER_TEST_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests required: {reason}")
+        pytest.skip(reason)
+    from web import create_app
+
+    home = tmp_path_factory.mktemp("operator-home")
+    here = os.getcwd()
+    os.chdir(home)
+    try:
+        settings = load_settings(env={}, overrides={"database.url": world["url"]})  # paths.var_dir: "var"
+        # testing=True: reports computed in the request, not in background threads outliving the test
+        app = create_app(settings, testing=True, now=lambda: NOW)
+    finally:
+        os.chdir(here)
+    yield from _served(app)
+
+
+@pytest.fixture(scope="session")
+def browser(live_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name: str, *, full_page: bool = True) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def login(page, base: str, username: str) -> None:  # noqa: ANN001
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+__all__ = ["DEPT", "DESK", "NOW", "PASSWORD", "PERSONAS", "ROOT_CODE", "date", "csrf", "login", "shot"]
 
 
 @pytest.fixture

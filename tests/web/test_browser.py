@@ -2,84 +2,17 @@
 
 Skipped with a reason when /usr/bin/chromium or the playwright package is missing; CI sets
 TRACKER_TEST_REQUIRE_BROWSER=1, which turns the skip into a failure. Screenshots go to
-test-artifacts/.
+test-artifacts/. The browser and the server (`browser`, `live_url`) are shared by every browser
+test of the session: tests/web/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import NOW, PASSWORD
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _unavailable() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not installed (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[test]')"
-    return None
-
-
-def _served(app):  # noqa: ANN001, ANN202
-    """Serve `app` on a free port in a thread for as long as the fixture lives: its URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-    app.extensions["tthc_engine"].dispose()
-
-
-@pytest.fixture(scope="module")
-def live_url(world):
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("TRACKER_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"browser tests required: {reason}")
-        pytest.skip(reason)
-    from web import create_app
-
-    # testing=True: reports computed in the request, not in background threads outliving the test
-    app = create_app(world["settings"], testing=True, now=lambda: NOW)
-    yield from _served(app)
-
-
-@pytest.fixture(scope="module")
-def browser(live_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+from tests.web.conftest import NOW, PASSWORD, _served, login, shot
 
 
 def test_reception_desk_day(browser, live_url):

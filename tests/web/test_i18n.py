@@ -130,3 +130,20 @@ def test_every_page_speaks_english_after_the_switch(client_for):
         assert 'lang="en"' in html, path
         for vi in ("Tổng quan", "Đăng xuất", "Lịch làm việc", "Báo cáo"):  # the navigation, everywhere
             assert vi not in html, (path, vi)
+
+
+def test_english_works_with_a_relative_var_dir_from_another_directory(world, tmp_path, monkeypatch):
+    """The default `paths.var_dir` is relative ("var"): the compiled catalogue lands under the working
+    directory, and Flask-Babel must look there, not under the web package (issue 14)."""
+    from tracker.config import load_settings
+    from web import create_app
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={}, overrides={"database.url": world["url"], "paths.var_dir": "var"})
+    app = create_app(settings, testing=True)
+    c = app.test_client()
+    c.post("/lang", data={"lang": "en", "next": "/login", "csrf_token": csrf(c)})
+    html = c.get("/login").text
+    assert 'lang="en"' in html
+    assert "Log in" in html and "Đăng nhập" not in html
+    app.extensions["tthc_engine"].dispose()

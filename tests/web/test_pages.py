@@ -44,8 +44,8 @@ def test_the_list_is_exactly_what_classify_says(world):
     got = {r["code"]: ("overdue" if r["overdue"] else "at_risk", r["past_new"]) for r in page.rows}
     engine.dispose()
     assert got == want and len(want) > 10
-    urgency = [(not r["past_new"], r["due_used_at"]) for r in page.rows]
-    assert urgency == sorted(urgency)  # past even the new appointment first, then the most late
+    dues = [r["due_used_at"] for r in page.rows]
+    assert dues == sorted(dues)  # the most late first (tests/web/test_desk_list.py)
 
 
 def test_filters_narrow_the_list(world):
@@ -131,3 +131,20 @@ def test_first_overview_of_a_process_computes_rates_in_the_background(world):
     assert 'id="reports-pending"' not in second
     assert re.search(r'<span class="n">\d+,\d%</span>', second)
     app.extensions["tthc_engine"].dispose()
+
+
+def test_the_units_index_shows_each_units_figures(client_for, world):
+    """Open, overdue and this month's on-time rate per unit (its own dossiers), as README says."""
+    import re
+
+    from web.lists import open_counts
+
+    engine = make_engine(world["url"])
+    want = open_counts(engine, world["settings"], NOW, Scope("admin", None), {world["units"][DEPT]})
+    engine.dispose()
+    page = client_for("admin").get("/units").text
+    row = re.search(rf'<tr><td class="depth-\d" translate="no"><a href="/unit/{re.escape(DEPT)}">.*?</tr>', page, re.S)
+    cells = re.findall(r'<td class="r">(.*?)</td>', row.group(0), re.S)
+    assert re.sub(r"<[^>]+>", "", cells[0]) == str(want["in_progress"])
+    assert re.sub(r"<[^>]+>", "", cells[1]) == str(want["overdue"])
+    assert re.fullmatch(r"\d+,\d%|—", cells[2])

@@ -274,7 +274,10 @@ def test_xlsx_is_the_workbook_tthc_report_writes(client_for, world, tmp_path):
         report = period_report(engine, world["settings"], date(2026, 7, 1), date(2026, 9, 30), as_of=NOW, by="field")
     finally:
         engine.dispose()
-    path = write_report_xlsx(report, tmp_path / "cli.xlsx", province=world["settings"].get("report.province"))
+    from tracker.report_xlsx import FormText
+
+    form = FormText.from_settings(world["settings"], signed_on=NOW.date())  # what `tthc report` writes today
+    path = write_report_xlsx(report, tmp_path / "cli.xlsx", form=form)
     web, cli = load_workbook(io.BytesIO(data)).active, load_workbook(path).active
     assert [[c.value for c in r] for r in web.iter_rows()] == [[c.value for c in r] for r in cli.iter_rows()]
     assert sorted(map(str, web.merged_cells.ranges)) == sorted(map(str, cli.merged_cells.ranges))
@@ -398,7 +401,12 @@ def test_scores_show_the_766_with_its_inputs(client_for, world):
     for ln in lines[1:]:
         cells = units[ln.scope]
         assert [vi_value(v) for v in cells[1:5]] == [ln.numerator, ln.denominator, ln.value, ln.points], ln.scope
-    assert 'id="no-rules"' in page and "Chưa cấu hình quy tắc chấm điểm" in page
+    assert 'id="no-rules"' in page and "Chưa có quy tắc chấm điểm Chỉ số CCHC nào" in page
+    assert "scoring.rules" not in page  # the officer is not told setting names
+    assert 'href="/admin#settings"' not in page  # not the officer's page
+    assert 'href="/admin#settings"' in get_ok(client_for("admin"), "/scores" + YEAR).text
+    points = [vi_value(cells[4]) for _, cells in table(page, "units-766")]
+    assert points == sorted(points, key=lambda p: -(p or 0))  # ranked by score
 
 
 def test_scores_with_rules_show_each_rule_and_its_inputs(world, tmp_path):
@@ -505,3 +513,47 @@ def test_names_escaped_neutralised_and_scoped_on_both_databases(settings, engine
         assert report_table(get_ok(head, "/reports").text)["total-row"][1][0] == 3  # the cache saw the import
     finally:
         app.extensions["tthc_engine"].dispose()
+
+
+@pytest.mark.parametrize("path", ["/reports", "/scores", "/audits"])
+def test_early_in_a_month_the_pages_open_on_the_last_complete_month(world, tmp_path, path):
+    """On 5 November the month is five days old: October is shown, said so, one click to November."""
+    from datetime import datetime as dt
+
+    from web import create_app
+
+    settings = world["settings"]
+    app = create_app(settings, testing=True, now=lambda: dt(2026, 11, 5, 9, 0))
+    try:
+        c = app.test_client()
+        c.post("/login", data={"username": "cchc", "password": PASSWORD, "csrf_token": csrf(c)})
+        page = get_ok(c, path).text
+        assert 'id="last-month-note"' in page and "01/10/2026" in page and "31/10/2026" in page
+        link = re.search(r'id="last-month-note">.*?href="([^"]+)"', page, re.S).group(1).replace("&amp;", "&")
+        month = get_ok(c, link).text
+        assert "01/11/2026" in month and 'id="last-month-note"' not in month
+        assert 'id="last-month-note"' not in get_ok(c, path + "?period=m11&year=2026").text
+    finally:
+        app.extensions["tthc_engine"].dispose()
+    later = create_app(settings, testing=True, now=lambda: NOW)  # the 20th: the month to date
+    try:
+        c = later.test_client()
+        c.post("/login", data={"username": "cchc", "password": PASSWORD, "csrf_token": csrf(c)})
+        assert 'id="last-month-note"' not in get_ok(c, path).text
+    finally:
+        later.extensions["tthc_engine"].dispose()
+
+
+def test_audits_open_on_the_first_list_with_rows(client_for):
+    c = client_for("head")
+    order = ["beyond-limit", "no-apology", "no-due"]
+    opened = []
+    for month in range(1, 12):
+        page = c.get(f"/audits?period=m{month}&year=2026").text
+        current = re.search(r'class=current aria-current=page id="tab-([a-z-]+)"', page).group(1)
+        counts = {k: int(v.replace(".", "")) for k, v in
+                  re.findall(r'id="tab-([a-z-]+)">[^<]*<span class="count">([\d.]+) hồ sơ', page)}
+        first = next((a for a in order if counts[a]), order[0])
+        assert current == first, (month, counts)
+        opened.append(current)
+    assert set(opened) - {"beyond-limit"}  # some month opened past an empty first list
