@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-import bench-report bench-web clean
+.PHONY: demo test lint bench bench-import bench-report bench-web bench-predict clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-report: $(VENV)/.installed
 
 bench-web: $(VENV)/.installed-test
 	$(BIN)/python bench/web.py
+
+bench-predict: $(VENV)/.installed
+	$(BIN)/python bench/predict.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

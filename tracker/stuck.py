@@ -68,10 +68,12 @@ def status_since(status: int, row: Mapping[str, Any], entered: datetime | None,
         return received or entered or first_seen
     if status == 5:
         return row.get("supplement_requested_at") or entered or first_seen or received
-    if entered is not None:
-        return entered
+    if entered is not None or first_seen is not None:
+        # seen changing into it, or else first seen in it: a first import of history cannot know
+        # when a dossier in progress last moved, and invents no stuck dossier
+        return entered or first_seen
     starts = [m for m in (received, row.get("resubmitted_at")) if m is not None]
-    return max(starts) if starts else first_seen
+    return max(starts) if starts else None
 
 
 # ----- sources and their freshness ---------------------------------------------------------------
