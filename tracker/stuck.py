@@ -135,3 +135,29 @@ def since_text(status: int, since: datetime, t: datetime, cal: WorkCalendar) -> 
     else:
         span = f"{hours:.1f}".replace(".", ",") + " giờ làm việc"
     return f"từ {since:%d/%m/%Y %H:%M}, {span}"
+
+
+@dataclass
+class StuckList:
+    rows: list[dict]  # code, unit_id, status, since, procedure_name
+    stale: list[StaleSource]
+
+
+def stuck_dossiers(engine: Engine, settings: Any, t: datetime, unit_ids: list[int] | None = None) -> StuckList:
+    """The dossiers stuck at t (of `unit_ids`, or all), longest first, and the stale sources left out."""
+    from tracker.models import Dossier, DossierOutlook, Procedure
+
+    cal = settings.work_calendar()
+    stale = stale_sources(engine, settings, t)
+    d = Dossier.__table__.c
+    o = DossierOutlook.__table__.c
+    p = Procedure.__table__.c
+    q = (select(d.id, d.code, d.unit_id, d.status, o.status_since.label("since"), p.name.label("procedure_name"))
+         .select_from(Dossier.__table__.join(DossierOutlook.__table__, o.dossier_id == d.id)
+                      .outerjoin(Procedure.__table__, p.id == d.procedure_id))
+         .where(stuck_condition(settings, cal, t, stale)).order_by(o.status_since, d.code))
+    if unit_ids is not None:
+        q = q.where(d.unit_id.in_(unit_ids or [-1]))
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    return StuckList(rows, stale)
