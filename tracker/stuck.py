@@ -152,7 +152,8 @@ def stuck_dossiers(engine: Engine, settings: Any, t: datetime, unit_ids: list[in
     d = Dossier.__table__.c
     o = DossierOutlook.__table__.c
     p = Procedure.__table__.c
-    q = (select(d.id, d.code, d.unit_id, d.status, o.status_since.label("since"), p.name.label("procedure_name"))
+    q = (select(d.id, d.code, d.unit_id, d.status, d.due_used_at, o.status_since.label("since"),
+                p.name.label("procedure_name"))
          .select_from(Dossier.__table__.join(DossierOutlook.__table__, o.dossier_id == d.id)
                       .outerjoin(Procedure.__table__, p.id == d.procedure_id))
          .where(stuck_condition(settings, cal, t, stale)).order_by(o.status_since, d.code))

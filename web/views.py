@@ -180,8 +180,14 @@ def overview():  # noqa: ANN201
         total, _ = _scoped_total(_report(first, last, now, version) or _empty_report(), scope)
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
+    from web.lists import open_conditions
+    from web.outlook import outlook_counts
+
+    ahead = CACHE.get_or_compute(("outlook", str(engine().url), scope_key(scope), version), _ttl(),
+                                 lambda: outlook_counts(engine(), settings(), now, scope,
+                                                        open_conditions(now, settings())["unfinished"]))
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
-                           chart=_chart(points), now=now)
+                           chart=_chart(points), now=now, ahead=ahead)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
@@ -312,9 +318,11 @@ def dossier(code: str):  # noqa: ANN201
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
+    from web.outlook import outlook_for
+
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
                            limit=limit.describe(lang()) if limit else None, applicant=applicant, now=now,
-                           path=unit_tree(engine()).path(r["unit_id"]))
+                           path=unit_tree(engine()).path(r["unit_id"]), outlook=outlook_for(r, c.cls, now))
 
 
 # ----- unit ----------------------------------------------------------------------------------------
