@@ -160,6 +160,9 @@ def threshold_moment(due: datetime, comparison: str) -> datetime:
 
 
 _NAT = np.datetime64("NaT", "s")
+_NAT_INT = int(np.iinfo(np.int64).min)  # NaT's bit pattern
+_EPOCH = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
 
 
 def _stamp(t: datetime | None) -> np.datetime64:
@@ -254,38 +257,48 @@ def build_records(rows: list[Any], cal: WorkCalendar, comparison: str) -> Record
         cal.is_working_day(min(moments).date() - timedelta(days=400))
         cal.is_working_day(max(moments).date() + timedelta(days=400))
     pos = cal.position
-    ids = np.empty(n, dtype=np.int64)
-    unit = np.empty(n, dtype=np.int64)
-    proc = np.empty(n, dtype=np.int64)
-    fld = np.empty(n, dtype=np.int64)
-    t_recv, t_fin, t_req, t_resub = (np.empty(n, dtype="datetime64[s]") for _ in range(4))
-    pos_fin, thr_final, thr_orig, due_final, due_orig = (np.empty(n) for _ in range(5))
-    ended, guessed, live_paused = (np.zeros(n, dtype=bool) for _ in range(3))
-    for i, r in enumerate(rows):
-        ids[i], unit[i] = r.id, r.unit_id
-        proc[i] = -1 if r.procedure_id is None else r.procedure_id
-        fld[i] = fields.setdefault(r.field_name, len(fields)) if r.field_name else -1
-        t_recv[i], t_fin[i] = _stamp(r.received_at), _stamp(r.finish_at)
-        t_req[i], t_resub[i] = _stamp(r.supplement_requested_at), _stamp(r.resubmitted_at)
+    hour = 3600.0
+    date_mode = comparison == "date"
+    thr_final, due_final, thr_orig, due_orig, pos_fin = [], [], [], [], []
+    for r in rows:
         due = r.due_used_at
-        thr = pos(threshold_moment(due, comparison)) / 3600.0
-        thr_final[i], due_final[i] = thr, pos(due) / 3600.0
-        thr_orig[i], due_orig[i] = thr, due_final[i]
-        if r.resubmitted_at is not None and r.resubmitted_at > r.received_at:
-            first = _due_before_resubmission(r, cal)
-            if first is not None:
-                thr_orig[i] = pos(threshold_moment(first, comparison)) / 3600.0
-                due_orig[i] = pos(first) / 3600.0
-        if r.finish_at is not None:
-            x = pos(r.finish_at) / 3600.0
-            if comparison == "date" and r.finish_at.date() > due.date() and x <= thr:
-                x = thr + 1 / 3600  # finished on a later date outside office hours: late all the same
-            pos_fin[i] = x
+        thr = pos(threshold_moment(due, comparison)) / hour
+        p_due = pos(due) / hour
+        thr_final.append(thr)
+        due_final.append(p_due)
+        first = (_due_before_resubmission(r, cal)
+                 if r.resubmitted_at is not None and r.resubmitted_at > r.received_at else None)
+        if first is None:
+            thr_orig.append(thr)
+            due_orig.append(p_due)
         else:
-            pos_fin[i] = np.nan
-        ended[i] = r.status in ENDED_WITHOUT_RESULT
-        guessed[i] = bool(r.no_finished_at)
-        live_paused[i] = r.status in PAUSED_STATUSES and r.finish_at is None
+            thr_orig.append(pos(threshold_moment(first, comparison)) / hour)
+            due_orig.append(pos(first) / hour)
+        if r.finish_at is None:
+            pos_fin.append(np.nan)
+            continue
+        x = pos(r.finish_at) / hour
+        if date_mode and x <= thr and r.finish_at.date() > due.date():
+            x = thr + 1 / hour  # finished on a later date outside office hours: late all the same
+        pos_fin.append(x)
+    ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=n)
+    unit = np.fromiter((r.unit_id for r in rows), dtype=np.int64, count=n)
+    proc = np.fromiter((-1 if r.procedure_id is None else r.procedure_id for r in rows), dtype=np.int64, count=n)
+    fld = np.fromiter((fields.setdefault(r.field_name, len(fields)) if r.field_name else -1 for r in rows),
+                      dtype=np.int64, count=n)
+
+    def stamps(name: str) -> np.ndarray:  # whole seconds since 1970 as datetime64 (NaT for None): fast
+        secs = [_NAT_INT if (m := getattr(r, name)) is None else (m - _EPOCH) // _SECOND for r in rows]
+        return np.array(secs, dtype=np.int64).reshape(n).view("datetime64[s]")
+
+    t_recv, t_fin = stamps("received_at"), stamps("finish_at")
+    t_req, t_resub = stamps("supplement_requested_at"), stamps("resubmitted_at")
+    ended = np.fromiter((r.status in ENDED_WITHOUT_RESULT for r in rows), dtype=bool, count=n)
+    guessed = np.fromiter((bool(r.no_finished_at) for r in rows), dtype=bool, count=n)
+    live_paused = np.fromiter((r.status in PAUSED_STATUSES and r.finish_at is None for r in rows), dtype=bool,
+                              count=n)
+    thr_final, due_final, thr_orig, due_orig, pos_fin = (
+        np.array(v, dtype=float).reshape(n) for v in (thr_final, due_final, thr_orig, due_orig, pos_fin))
     keys = {"unit_procedure": np.where(proc >= 0, unit * 1_000_000 + proc, -1), "procedure": proc,
             "field": fld, "unit": unit}
     return Records(ids, keys, t_recv, t_fin, t_req, t_resub, pos_fin, thr_final, thr_orig, due_final, due_orig,
