@@ -19,8 +19,10 @@ from its receipt, keeps a unit-wide or field-wide history meaningful when its pr
 different time limits; within one procedure it is the plain processing time shifted by a constant.
 
 Edge cases: c at or beyond the group's largest observation (S(c) = 0, or the flat tail after the
-last censored value) says nothing: the next, coarser history is tried, and with none the
-probability is unknown (None). A dossier already past its threshold is late, not predicted.
+last censored value) says nothing, and neither does a history whose observations all end before
+the due while the estimate there is not yet 0 (S(0) would be the flat tail): the next, coarser
+history is tried, and with none the probability is unknown (None). A dossier already past its
+threshold is late, not predicted.
 
 Why numpy and not `lifelines`: lifelines 0.30 pulls pandas, scipy, matplotlib, autograd and
 formulaic (well over 100 MB) for one estimator that is thirty lines here; the backtest also needs
@@ -369,7 +371,9 @@ def predict(rec: Records, view: View, *, min_history: int, months: int) -> Predi
         s_due = km.survival(g[ok], np.zeros(len(sel)))
         with np.errstate(divide="ignore", invalid="ignore"):
             p = np.where(s_now > 0, s_due / s_now, np.nan)
-        good = ~np.isnan(p)
+        # S(0) is known only where the history reaches the due: an observation at or past it, or an
+        # estimate already at 0 (everyone finished before); a flat tail after the last open one is not
+        good = ~np.isnan(p) & ((km.last[g[ok]] >= 0) | (s_due == 0))
         prob[sel[good]] = np.clip(p[good], 0.0, 1.0)
         level[sel[good]] = li
         count[sel[good]] = km.count[g[ok][good]]

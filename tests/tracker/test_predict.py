@@ -134,13 +134,28 @@ def test_beyond_the_last_observation_says_nothing():
     pr = predict(rec, rec.at(NOW), min_history=3, months=12)
     i = int(np.flatnonzero(rec.ids[pr.targets] == 50)[0])
     assert np.isnan(pr.probability[i]) and pr.level[i] == -1
-    # a target early enough is judged, the open one at −1 still at risk beyond −8:
-    # S(−20) = 3/4, S(−12) = 3/4 · 2/3, S(−8) = 1/2 · 1/2 = S(0) = 1/4; S(−30) = 1
+    # one finished 3 h late reaches past the due: sorted −30c −20 −12 −8 −1c +3, so
+    # S(−20) = 4/5, S(−12) = 3/5, S(−8) = 2/5 = S(0) = S(−1); S(−30) = 1
+    rows = _history(NOW, [(-20, True), (-12, True), (-8, True), (3, True)], unit=1, proc=1)
+    rows.append(_row(50, unit=1, proc=1, received=NOW - timedelta(days=2), due=CAL.add_working_hours(NOW, 1)))
     rows.append(_row(51, unit=1, proc=1, received=NOW, due=CAL.add_working_hours(NOW, 30)))
     rec = build_records(rows, CAL, "datetime")
     pr = predict(rec, rec.at(NOW), min_history=3, months=12)
-    i = int(np.flatnonzero(rec.ids[pr.targets] == 51)[0])
-    assert pr.probability[i] == pytest.approx(0.25)
+    got = {int(rec.ids[t]): p for t, p in zip(pr.targets, pr.probability, strict=True)}
+    assert got == pytest.approx({50: 1.0, 51: 0.4})
+
+
+def test_a_history_that_never_reaches_the_due_says_nothing():
+    # all still open, none of them yet at its due: S is 1 up to −2 h and unknown at 0
+    rows = _history(NOW, [(-2, False), (-3, False), (-9, False)])
+    rec = build_records(rows, CAL, "datetime")
+    pr = predict(rec, rec.at(NOW), min_history=3, months=12)
+    assert len(pr.targets) == 3 and np.isnan(pr.probability).all()
+    # one of them past its due and still open: now S(0) = 1 is an estimate, P = 1
+    rows = _history(NOW, [(2, False), (-3, False), (-9, False)])
+    rec = build_records(rows, CAL, "datetime")
+    pr = predict(rec, rec.at(NOW), min_history=3, months=12)
+    assert pr.probability.tolist() == [1.0, 1.0]  # the overdue one is not predicted
 
 
 def test_paused_and_overdue_dossiers_are_not_predicted():
