@@ -303,15 +303,6 @@ SETTINGS: tuple[Setting, ...] = (
             "it is reported, and the scheduler tries again every 30 minutes until the end of the day.",
             _int_range(0, 10)),
 )
-def _age_hours(v: Any) -> float:
-    try:
-        h = float(str(v).replace(",", ".")) if not isinstance(v, bool) else -1
-    except ValueError:
-        h = -1
-    if not 1 <= h <= 24 * 366:
-        raise ValueError(f"'{v}' is not a number of hours from 1 to {24 * 366}")
-    return h
-
 
 def _probability(v: Any) -> float:
     try:
@@ -343,10 +334,10 @@ SETTINGS += (
     Setting("stuck.supplement_days", 10,
             "A supplement request (status 5) with no resubmission after this many working days is stuck.",
             _int_range(1, 120)),
-    Setting("stuck.source_max_age_hours", 26,
-            "A source whose last import is older than this (hours) makes 'no status change' mean nothing: "
-            "the stuck list names the source instead of listing its dossiers. A source's own "
-            "max_age_hours, where it has one, wins.", _age_hours),
+    # the same key, default and text as the operations work (tthc check, /healthz) declares: one limit
+    Setting("check.import_max_age_hours", 26,
+            "tthc check, /healthz and the imports page call a source stale when its last import is older "
+            "(26: a daily export that missed a day).", _int_range(1, 24 * 366)),
     Setting("apology.add_working_days", 5,
             "Working days the apology form (Mẫu 04) adds to the due (or to today, when later) for the "
             "proposed new appointment.", _int_range(1, 60)),

@@ -11,7 +11,7 @@ dossier's own dates and the status history the imports keep, and stored with the
 about: a dossier whose status changed since is not stuck until the next refresh looks again.
 
 "No change" means something only while the dossier's source is still imported: a source whose
-last import is older than its freshness limit (`stuck.source_max_age_hours`, or the source's own
+last import is older than its freshness limit (`check.import_max_age_hours`, or the source's own
 `max_age_hours`) is named as stale, and its dossiers are left out of the stuck list.
 """
 
@@ -92,7 +92,7 @@ def _max_age(settings: Any, name: str) -> float:
             own = getattr(spec, "max_age_hours", None)  # a source's own freshness limit, where declared
             if own:
                 return float(own)
-    return float(settings.get("stuck.source_max_age_hours"))
+    return float(settings.get("check.import_max_age_hours"))
 
 
 def stale_sources(engine: Engine, settings: Any, t: datetime) -> list[StaleSource]:

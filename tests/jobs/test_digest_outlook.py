@@ -31,7 +31,7 @@ DOSSIERS = [
 
 
 def test_likely_late_comes_above_due_soon_and_stuck_says_since_when(engine, db_url, tmp_path, clean_deliveries):
-    settings = make_settings(db_url, tmp_path, stuck__source_max_age_hours=24 * 365)
+    settings = make_settings(db_url, tmp_path, check__import_max_age_hours=24 * 365)
     load_province(engine, settings, tmp_path, dossiers=DOSSIERS)
     refresh_outlook(engine, settings, digest_moment(settings, DIGEST_DAY))
     run = build_digests(engine, settings, DIGEST_DAY)

@@ -88,7 +88,7 @@ def test_the_stuck_list_in_sql_at_each_boundary(db_url):
     engine = make_engine(db_url)
     _seed(engine, datetime(2026, 3, 1))
     # the source was last imported 1/3: old by May, so its limit is widened for the boundary check
-    late_enough = _settings(db_url, **{"stuck.source_max_age_hours": 24 * 70})
+    late_enough = _settings(db_url, **{"check.import_max_age_hours": 24 * 70})
     for i, (_status, _since, stuck_at) in enumerate(CASES, start=1):
         refresh_outlook(engine, late_enough, stuck_at - SECOND)
         before = {r["code"] for r in stuck_dossiers(engine, late_enough, stuck_at - SECOND).rows}
