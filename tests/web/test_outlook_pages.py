@@ -118,3 +118,15 @@ def test_likely_late_and_stuck_filters_agree_with_the_overview(client_for):
     assert page.status_code == 200
     assert int(re.search(r'id="result-count">([\d.]+) ', page.text).group(1).replace(".", "")) == stuck
     assert page.text.count('class="badge stuck"') == min(stuck, 50)
+
+
+@pytest.mark.parametrize(("persona", "want"), [("reception", 200), ("head", 404), ("province_head", 200),
+                                               ("cchc", 200), ("admin", 200), ("nobody", 404)])
+def test_the_form_download_follows_each_personas_units(client_for, persona, want):
+    from tests.web.conftest import DESK
+
+    code = f"{DESK[0]}-261102-9000"  # planted: overdue since 10/11, no apology, at the desk's commune
+    c = client_for(persona)
+    for fmt in ("docx", "pdf"):
+        assert c.get(f"/mau-04/{fmt}/{code}").status_code == want, (persona, fmt)
+    assert (f"/mau-04/docx/{code}" in c.get(f"/dossier/{code}").text) == (want == 200)
