@@ -19,10 +19,11 @@ from sqlalchemy import Engine, exists, func, select
 from tracker.config import Settings
 from tracker.models import Dossier, DossierOutlook, Procedure, Unit
 from tracker.predict import basis_text
-from tracker.stuck import is_stuck, limits_seconds, stale_sources, stuck_condition
+from tracker.stuck import limits_seconds, stale_sources, stuck_condition, stuck_cut
 from web import current_now
 from web.auth import current_user, engine, login_required
 from web.i18n import label, lang
+from web.lists import work_calendar
 from web.scope import Scope, mask_name, mask_phone, unit_tree
 
 bp = Blueprint("outlook", __name__)
@@ -44,7 +45,7 @@ def outlook_for(r: Any, cls: str, now: datetime) -> dict[str, Any]:
     and whether the apology form is offered."""
     o = _row(engine(), r["id"])
     sets = settings()
-    cal = sets.work_calendar()
+    cal = work_calendar(sets, now)
     out: dict[str, Any] = {"probability": None, "likely": False, "basis": "", "stuck": None,
                            "computed_at": None, "form": False}
     if o is not None:
@@ -52,12 +53,18 @@ def outlook_for(r: Any, cls: str, now: datetime) -> dict[str, Any]:
         if o.probability is not None and cls in ("within", "at_risk"):
             out.update(probability=o.probability, likely=o.likely_late,
                        basis=basis_text(o.basis_kind, o.basis_count, o.basis_months, lang()))
-        if (o.status == r["status"] and r["finish_at"] is None
-                and is_stuck(cal, o.status, o.status_since, now, limits_seconds(sets, cal))):
+        if o.status == r["status"] and r["finish_at"] is None and _stuck(cal, o, now, limits_seconds(sets, cal)):
+            recent = o.status_since.year >= now.year - 1  # the shared calendar holds these years already
             out["stuck"] = {"since": o.status_since, "status": label("status", o.status),
-                            "hours": cal.working_hours_between(o.status_since, now)}
+                            "hours": cal.working_hours_between(o.status_since, now) if recent else None}
     out["form"] = r["apology_at"] is None and (cls == "overdue" or (out["likely"] and cls in ("within", "at_risk")))
     return out
+
+
+def _stuck(cal, o: Any, t: datetime, limits: dict[int, int]) -> bool:  # noqa: ANN001
+    """tracker.stuck.is_stuck by the SQL lists' cut: reads the calendar only around t, never the years
+    of an old `since` (the process shares one calendar between requests)."""
+    return o.status in limits and o.status_since is not None and o.status_since <= stuck_cut(cal, t, limits[o.status])
 
 
 def outlook_counts(eng: Engine, sets: Settings, t: datetime, scope: Scope, unfinished: Any) -> dict[str, int]:
@@ -70,7 +77,7 @@ def outlook_counts(eng: Engine, sets: Settings, t: datetime, scope: Scope, unfin
     stale = stale_sources(eng, sets, t)
     stuck = select(func.count()).select_from(Dossier.__table__.join(DossierOutlook.__table__,
                                                                     o.dossier_id == d.id)).where(
-        stuck_condition(sets, sets.work_calendar(), t, stale))
+        stuck_condition(sets, work_calendar(sets, t), t, stale))
     if where is not None:
         likely, stuck = likely.where(where), stuck.where(where)
     with eng.connect() as conn:
@@ -89,7 +96,7 @@ def outlook_filter(eng: Engine, sets: Settings, t: datetime, how: str, c: dict[s
                                                                o.status == d.status)]
     stale = stale_sources(eng, sets, t)
     extra["stale"] = stale
-    cond = stuck_condition(sets, sets.work_calendar(), t, stale)
+    cond = stuck_condition(sets, work_calendar(sets, t), t, stale)
     return [exists().where(o.dossier_id == d.id, cond)]
 
 
@@ -97,7 +104,7 @@ def add_outlook(eng: Engine, sets: Settings, t: datetime, rows: list[dict[str, A
     """Each list row gains its stored outlook: `likely`, `probability`, `basis`, `stuck_since`."""
     if not rows:
         return
-    cal = sets.work_calendar()
+    cal = work_calendar(sets, t)
     limits = limits_seconds(sets, cal)
     with eng.connect() as conn:
         found = {o.dossier_id: o for o in conn.execute(
@@ -108,8 +115,7 @@ def add_outlook(eng: Engine, sets: Settings, t: datetime, rows: list[dict[str, A
         r["probability"] = o.probability if fresh else None
         r["likely"] = bool(fresh and o.likely_late)
         r["basis"] = basis_text(o.basis_kind, o.basis_count, o.basis_months, lang()) if fresh else ""
-        r["stuck_since"] = (o.status_since if fresh and is_stuck(cal, o.status, o.status_since, t, limits)
-                            else None)
+        r["stuck_since"] = o.status_since if fresh and _stuck(cal, o, t, limits) else None
 
 
 # ----- Mẫu 04 -------------------------------------------------------------------------------------
@@ -143,7 +149,7 @@ def apology_form(fmt: str, code: str):  # noqa: ANN201
     if r is None:
         abort(404)
     sets, now = settings(), current_now()
-    cal = sets.work_calendar()
+    cal = work_calendar(sets, now)
     c, _limit = classify_row(r, now, cal, sets.rule_settings())
     if not outlook_for(r, c.cls, now)["form"] or c.due_used is None or r["received_at"] is None:
         abort(404)  # offered only for a dossier likely late or overdue, without an apology yet

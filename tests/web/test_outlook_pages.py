@@ -42,6 +42,8 @@ def app_world(settings, engine, no_users, tmp_path):
          "02/03/2026 08:00:00", "05/03/2026 08:00:00", "", "", "Đang xử lý", "3 ngày làm việc"],
         ["3", "HS-3", "1.1", "Đăng ký khai sinh", "Hộ tịch", UNIT_A, "Phạm Thị D", "0914000000", "Trực tiếp",
          "10/03/2026 08:00:00", "13/03/2026 08:00:00", "", "", "Đang xử lý", "3 ngày làm việc"],
+        ["4", "HS-4", "1.1", "Đăng ký khai sinh", "Hộ tịch", UNIT_A, "Vũ Văn E", "0915000000", "Trực tiếp",
+         "05/03/2026 14:00:00", "12/03/2026 14:00:00", "", "", "Đã tiếp nhận", "5 ngày làm việc"],
     ])
     assert import_file(engine, settings, path, source="upload").status == "done"
     refresh_outlook(engine, settings, NOW)
@@ -91,6 +93,14 @@ def test_a_unit_head_sees_the_applicant_masked_and_only_for_their_units(app_worl
     assert _client(app_world, "desk").get("/mau-04/docx/HS-2").status_code == 404
 
 
+def test_the_dossier_page_says_since_when_a_dossier_stands_still(app_world):
+    page = _client(app_world, "desk").get("/dossier/HS-4").text
+    # received Thursday 05/03 14:00, never passed on: by Tuesday 10/03 09:00, 3 h + 16 h + 2 h
+    assert re.search(r'id="stuck"[^>]*>Đứng yên ở trạng thái "Được tiếp nhận" từ 05/03/2026 14:00 '
+                     r'\(21,0 giờ làm việc\)', page), page
+    assert 'id="stuck"' not in _client(app_world, "desk").get("/dossier/HS-3").text
+
+
 def test_no_form_for_a_dossier_neither_late_nor_likely_late_nor_for_strangers(app_world):
     desk = _client(app_world, "desk")
     assert desk.get("/mau-04/docx/HS-3").status_code == 404  # due 13/3: within, no history to predict from
@@ -114,6 +124,10 @@ def test_likely_late_and_stuck_filters_agree_with_the_overview(client_for):
     n = int(re.search(r'id="result-count">([\d.]+) ', page.text).group(1).replace(".", ""))
     assert n == likely
     assert page.text.count('class="badge likely"') == min(likely, 50)
+    code = re.search(r'<a href="/dossier/([^"]+)">', page.text).group(1)
+    dossier = c.get(f"/dossier/{code}").text
+    assert re.search(r'id="prediction" class="warn">\s*<strong>Có nguy cơ trễ</strong>: xác suất hoàn thành sau '
+                     r'hạn \d+%\s*\(\d+ hồ sơ [^,]+, 12 tháng\)', dossier), dossier
     page = c.get("/overdue?how_late=stuck")
     assert page.status_code == 200
     assert int(re.search(r'id="result-count">([\d.]+) ', page.text).group(1).replace(".", "")) == stuck
