@@ -207,7 +207,7 @@ EXPORT_COLUMNS = ("code", "unit", "procedure", "field", "channel", "received_at"
 def _export_rows(page) -> list[list]:  # noqa: ANN001
     out = []
     for r in page.rows:
-        cls = "overdue" if r["overdue"] else "at_risk"
+        cls = "overdue" if r["overdue"] else "at_risk" if r.get("at_risk", True) else "within"
         out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
                     label("channel", r['channel']) if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
                     fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
