@@ -9,7 +9,9 @@ tracker.reports.period_report runs for 2025 by unit, once cold and five times wa
 times, dossiers counted per second and the CPU time per run are printed; then the three audits
 of tracker.audits for the year, once each (what the dashboard's "Kiểm tra" page first computes:
 15.8 s in all on this database until they scanned the table instead of walking its indexes, 2.1 s
-after).
+after). Then the portal's 766 method (tracker.portal766.portal_scores) for the year by unit, once
+cold and five times warm, with the same target: one dossier in twenty has supplement pairs, some
+of them answered after the year's end (those are evaluated one by one).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from tracker.audits import AUDITS, run_audit
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
 from tracker.derive import derive, get_meta, set_meta
-from tracker.models import Dossier, Procedure, Unit
+from tracker.models import Dossier, Procedure, Supplement, Unit
+from tracker.portal766 import SupplementPair, portal_scores, supplement_summary
 from tracker.reports import period_report
 from tracker.rules import TimeLimit
 
@@ -39,7 +42,10 @@ COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", "received_at"
            "returned_at", "first_seen_finished_at", "apology_at", "rescheduled_due_at", "limit_value",
            "limit_unit", "computed_due_at", "due_used_at", "finish_at", "result_class", "due_excess_hours",
            "apology_before_due", "no_finished_at", "derived_fp", "applicant_name", "applicant_phone", "row_hash",
-           "data_hash", "created_at", "updated_at")
+           "data_hash", "created_at", "updated_at", "supplement_requested_at", "resubmitted_at", "supplement_count",
+           "supplement_seconds", "supplement_last_at", "supplement_open_at", "portal_due_at", "portal_finish_at",
+           "portal_end_at", "portal_late", "portal_waiting_late", "portal_late_after", "portal_work_seconds")
+PAIR_COLUMNS = ("dossier_id", "seq", "requested_at", "resubmitted_at")
 LIMITS = [TimeLimit(0, "working_days"), TimeLimit(1, "working_days"), TimeLimit(3, "working_days"),
           TimeLimit(5, "working_days"), TimeLimit(10, "working_days"), TimeLimit(15, "working_days"),
           TimeLimit(20, "working_days"), TimeLimit(8, "working_hours"), TimeLimit(15, "calendar_days"), None]
@@ -94,10 +100,24 @@ def _dossier(i: int, rng: random.Random, units, procs, cal, rules, fp: str) -> t
         row["finished_at" if rng.random() < 0.9 else "returned_at"] = finish
     if rng.random() < 0.02:
         row["apology_at"] = received + span * rng.random()
+    pairs = []
+    if rng.random() < 0.05:  # supplements: one, sometimes two; the last one now and then unanswered
+        t = received
+        for _ in range(rng.choice((1, 1, 1, 2))):
+            req = t + timedelta(days=rng.randrange(4), hours=rng.randrange(8))
+            res = None if (status == 5 and rng.random() < 0.7) else req + timedelta(days=rng.randrange(1, 10))
+            pairs.append(SupplementPair(req, res))
+            if res is None:
+                break
+            t = res
+    row["supplement_requested_at"] = pairs[-1].requested_at if pairs else None
+    row["resubmitted_at"] = pairs[-1].resubmitted_at if pairs else None
+    row.update(supplement_summary(pairs))
     row.update(derive(row, limit, cal, rules, fp))
     row.update(applicant_name="", applicant_phone="", row_hash="", data_hash="",
                created_at=datetime(YEAR + 1, 1, 10), updated_at=datetime(YEAR + 1, 1, 10))
-    return tuple(_sql_value(row[c]) for c in COLUMNS)
+    return (tuple(_sql_value(row[c]) for c in COLUMNS),
+            [(i + 1, n, _sql_value(p.requested_at), _sql_value(p.resubmitted_at)) for n, p in enumerate(pairs, 1)])
 
 
 def _sql_value(v):  # noqa: ANN001, ANN202
@@ -118,13 +138,16 @@ def build(path: Path, n: int, settings) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         units, procs = _catalogues(conn, rng)
     sql = f"INSERT INTO dossier ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+    pair_sql = (f"INSERT INTO {Supplement.__tablename__} ({', '.join(PAIR_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in PAIR_COLUMNS)})")
     t0 = time.perf_counter()
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         for lo in range(0, n, BATCH):
             batch = [_dossier(i, rng, units, procs, cal, rules, fp) for i in range(lo, min(n, lo + BATCH))]
-            cur.executemany(sql, batch)
+            cur.executemany(sql, [row for row, _ in batch])  # ids 1, 2, … in order: a fresh table
+            cur.executemany(pair_sql, [p for _, pairs in batch for p in pairs])
             raw.commit()
             print(f"\r  {min(n, lo + BATCH):>9,} dossiers ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
         cur.execute("ANALYZE")
@@ -161,6 +184,12 @@ def main(n: int = 1_000_000) -> int:
         report = period_report(engine, settings, start, end, by="unit")
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+    portal_times, portal_cpu = [], []
+    for _ in range(6):
+        t0, c0 = time.perf_counter(), time.process_time()
+        _, portal_total = portal_scores(engine, settings, start, end)
+        portal_times.append(time.perf_counter() - t0)
+        portal_cpu.append(time.process_time() - c0)
     audits = {}
     for name in AUDITS:  # what the "Kiểm tra" page computes on its first view of the year
         t0 = time.perf_counter()
@@ -176,6 +205,13 @@ def main(n: int = 1_000_000) -> int:
     print(f"best of 5 more:   {warm:.2f} s  ({stored / warm:,.0f} dossiers/s)")
     print(f"CPU per run:      {min(cpu):.2f} s (a busy machine stretches the wall time, not this)")
     print(f"target:           {TARGET_SECONDS:.1f} s  ->  {'met' if max(cold, warm) <= TARGET_SECONDS else 'MISSED'}")
+    p_cold, p_warm = portal_times[0], min(portal_times[1:])
+    print(f"portal 766:       {YEAR} by unit; {portal_total.received:,} dossiers, on time {portal_total.on_time:,}, "
+          f"score {portal_total.score} (Biểu 06 score {portal_total.biểu06_score}); "
+          f"{portal_total.disagree:,} classified differently")
+    print(f"portal first run: {p_cold:.2f} s; best of 5 more: {p_warm:.2f} s  ->  "
+          f"{'met' if max(p_cold, p_warm) <= TARGET_SECONDS else 'MISSED'} ({TARGET_SECONDS:.1f} s); "
+          f"CPU per run {min(portal_cpu):.2f} s")
     print(f"audits of {YEAR}:   " + ", ".join(f"{n} {s:.2f} s ({k:,} rows)" for n, (s, k) in audits.items())
           + f"; all three {sum(s for s, _ in audits.values()):.2f} s")
     return 0

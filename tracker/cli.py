@@ -472,10 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands that live beside their subsystem
     from jobs.cli import add_commands as job_commands
-    from tracker import predict_cli, report_cli
+    from tracker import figures_cli, predict_cli, report_cli
     from web.cli import add_commands as web_commands
 
     report_cli.add_commands(sub)
+    figures_cli.add_commands(sub)
     predict_cli.add_commands(sub)
     job_commands(sub)
     web_commands(sub)

@@ -15,6 +15,8 @@ from sqlalchemy import Engine, bindparam, select, update
 from tracker.calendar import WorkCalendar
 from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Dossier, Meta, Procedure
+from tracker.portal766 import DERIVED_COLUMNS as PORTAL_COLUMNS
+from tracker.portal766 import derived_columns as portal_derived
 from tracker.rules import (
     GUESSED_FINISH,
     DossierFacts,
@@ -28,6 +30,7 @@ from tracker.rules import (
 
 DERIVED_COLUMNS = ("computed_due_at", "due_used_at", "finish_at", "result_class", "due_excess_hours",
                    "apology_before_due", "no_finished_at", "derived_fp")
+DERIVED_COLUMNS += PORTAL_COLUMNS  # the portal's 766 method (tracker.portal766)
 META_FP = "derived_fp"
 
 
@@ -71,6 +74,7 @@ def derive(row: Mapping[str, Any], limit: TimeLimit | None, cal: WorkCalendar, r
         "apology_before_due": bool(f.apology_at and due and f.apology_at < due),
         "no_finished_at": source in GUESSED_FINISH,
         "derived_fp": fp,
+        **portal_derived(row, limit, cal, rules),
     }
 
 

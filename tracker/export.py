@@ -21,7 +21,8 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
-from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, Unit
+from tracker.models import Dossier, ImportRun, Procedure, RejectedRow, Supplement, Unit
+from tracker.portal766 import SupplementPair, pairs_json
 from tracker.rules import TimeLimit
 
 DOSSIER_COLUMNS = (
@@ -29,6 +30,7 @@ DOSSIER_COLUMNS = (
     "channel", "status", "submitted_at", "received_at", "due_at", "supplement_requested_at",
     "resubmitted_at", "apology_at", "rescheduled_due_at", "finished_at", "returned_at",
     "first_seen_finished_at", "limit_text", "applicant_name", "applicant_phone",
+    "supplements",  # every supplement pair, a JSON list (tracker.ingest.supplements)
     # derived, for reading only
     "computed_due_at", "due_used_at", "result_class",
 )
@@ -65,14 +67,39 @@ def write_dossiers(engine: Engine, out: IO[str], *, unit_code: str | None = None
     w = csv.writer(out)
     w.writerow(DOSSIER_COLUMNS)
     n = 0
-    with engine.connect() as conn:
+    with engine.connect() as conn, engine.connect() as side:
+        pairs = _pairs_by_dossier(side, unit_code)
+        pending = next(pairs, None)
         for r in conn.execute(q.execution_options(yield_per=5000)).mappings():
             row = dict(r)
             if r["limit_value"] is not None and r["limit_unit"]:
                 row["limit_text"] = TimeLimit(r["limit_value"], r["limit_unit"]).describe("vi")
+            while pending is not None and pending[0] < r["id"]:
+                pending = next(pairs, None)
+            if pending is not None and pending[0] == r["id"]:
+                row["supplements"] = pairs_json(pending[1])
             w.writerow([_cell(row.get(c)) for c in DOSSIER_COLUMNS])
             n += 1
     return n
+
+
+def _pairs_by_dossier(conn, unit_code: str | None):  # noqa: ANN001, ANN202
+    """(dossier id, its pairs) in dossier id order: walked beside the dossiers, one query for all."""
+    s = Supplement.__table__.c
+    q = select(s.dossier_id, s.requested_at, s.resubmitted_at, s.previous_due_at, s.new_due_at)
+    if unit_code:
+        q = q.join(Dossier, Dossier.id == s.dossier_id).join(Unit, Unit.id == Dossier.unit_id).where(
+            Unit.code == unit_code)
+    q = q.order_by(s.dossier_id, s.seq).execution_options(yield_per=5000)
+    current, found = None, []
+    for r in conn.execute(q):
+        if r.dossier_id != current:
+            if found:
+                yield current, tuple(found)
+            current, found = r.dossier_id, []
+        found.append(SupplementPair(r.requested_at, r.resubmitted_at, r.previous_due_at, r.new_due_at))
+    if found:
+        yield current, tuple(found)
 
 
 def export_dossiers(engine: Engine, path: str | Path, *, unit_code: str | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from tracker.clock import now_local
@@ -41,6 +41,8 @@ class Unit(SQLModel, table=True):
     level: str = Field(default="", max_length=20)  # "tinh", "huyen", "xa" ...
     digest_recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Moment(default_factory=now_local)
+    # the import that invented this unit (not in units.csv): listed by the data-quality panel
+    created_by_run_id: int | None = Field(default=None, foreign_key="import_run.id")
 
 
 class Procedure(SQLModel, table=True):
@@ -108,6 +110,11 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossier_unit_received", "unit_id", "received_at"),
         # used by period reports: finished in a period
         Index("ix_dossier_unit_finish", "unit_id", "finish_at"),
+        # used by the portal's 766 method: the few dossiers with a supplement event after T (partial:
+        # only dossiers with supplements have an entry, so the others cost an import nothing)
+        Index("ix_dossier_supplement_last", "supplement_last_at",
+              sqlite_where=text("supplement_last_at IS NOT NULL"),
+              postgresql_where=text("supplement_last_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -129,6 +136,12 @@ class Dossier(SQLModel, table=True):
     first_seen_finished_at: datetime | None = Moment(default=None)  # when we first saw an ended status
     limit_value: float | None = None  # the row's own time limit, when the export carries one
     limit_unit: str | None = Field(default=None, max_length=20)
+    # Its supplement pairs (table supplement), summarised for the portal's 766 method (tracker.portal766):
+    # stored by the import from the pairs, so a refresh of the derived columns needs no pairs.
+    supplement_count: int = 0  # requests (yêu cầu bổ sung), every one, not only the last
+    supplement_seconds: float = 0.0  # Σ (resubmitted − requested) of the closed pairs, calendar time
+    supplement_last_at: datetime | None = Moment(default=None)  # the latest request or resubmission
+    supplement_open_at: datetime | None = Moment(default=None)  # the last request, if never answered
 
     # Minimal applicant data (personal data: masked for roles that do not need it, never logged).
     applicant_name: str = Field(default="", max_length=NAME_MAX)
@@ -143,12 +156,36 @@ class Dossier(SQLModel, table=True):
     apology_before_due: bool = False  # for late_without_apology
     no_finished_at: bool = False
     derived_fp: str = Field(default="", max_length=80)  # refresh scans for != anyway: no index
+    # the portal's 766 method (tracker.portal766.derived_columns): what its verdict at T needs
+    portal_due_at: datetime | None = Moment(default=None)  # appointment, else the legal due (no restart)
+    portal_finish_at: datetime | None = Moment(default=None)  # the end state's moment
+    portal_end_at: datetime | None = Moment(default=None)  # that, minus the supplement time
+    portal_late: bool = False  # ended: late by the portal
+    portal_waiting_late: bool = False  # waiting for a supplement: late by the portal
+    portal_late_after: datetime | None = Moment(default=None)  # open: late when T is after this
+    portal_work_seconds: int | None = None  # 2.2: working time of a finished dossier
 
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
     row_hash: str = Field(default="", max_length=32)  # of the raw source cells: a re-import skips the row
     data_hash: str = Field(default="", max_length=32)  # of the parsed values: the same data in another shape
     created_at: datetime = Moment(default_factory=now_local)
     updated_at: datetime = Moment(default_factory=now_local)
+
+
+class Supplement(SQLModel, table=True):
+    """One supplement request and its answer (DanhSachHoSoBoSung), every one of a dossier's, in the
+    source's order. Replaced whole whenever the dossier's row changes in an import."""
+
+    __tablename__ = "supplement"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq", name="uq_supplement_dossier_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossier.id")  # the unique (dossier_id, seq) index serves look-ups
+    seq: int  # 1, 2, … in the source's order
+    requested_at: datetime | None = Moment(default=None)  # NgayBoSung
+    resubmitted_at: datetime | None = Moment(default=None)  # NgayTiepNhanBoSung
+    previous_due_at: datetime | None = Moment(default=None)  # NgayHenTraTruoc
+    new_due_at: datetime | None = Moment(default=None)  # NgayHenTraMoi
 
 
 class StatusChange(SQLModel, table=True):
@@ -162,6 +199,26 @@ class StatusChange(SQLModel, table=True):
     status: int
     seen_at: datetime = Moment(default_factory=now_local)
     import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
+
+
+class PortalFigure(SQLModel, table=True):
+    """A unit's 766 figures for one period as the national portal published them
+    (`tthc portal-figures import`), to reconcile with ours. One row per unit and period: a
+    re-import of the same unit and period replaces it. `unit_code` is the portal's, checked
+    against the units table at import."""
+
+    __tablename__ = "portal_figure"
+    __table_args__ = (UniqueConstraint("unit_code", "period_start", "period_end", name="uq_portal_figure"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=CODE_MAX)
+    period_start: date = Field(sa_type=Date)
+    period_end: date = Field(sa_type=Date)
+    received: int  # hồ sơ tiếp nhận (the score's denominator)
+    on_time: int  # hồ sơ xử lý trước hạn, đúng hạn
+    score: float | None = None  # điểm tiến độ, 2 decimals as published; None: nothing received
+    imported_at: datetime = Moment(default_factory=now_local)
+    file_name: str = Field(default="", max_length=1000)
 
 
 class Meta(SQLModel, table=True):

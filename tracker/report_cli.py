@@ -2,7 +2,7 @@
 
     tthc report --from 2026-03-01 --to 2026-03-31 [--as-of T] [--by unit|field|procedure|channel|level]
                 [--rollup] [--format table|json|csv|xlsx] [-o FILE] [--province NAME]
-    tthc score  --from D --to D [--as-of T] [--format table|json] [-o FILE]
+    tthc score  --from D --to D [--as-of T] [--method biểu06|portal] [--dossiers] [--format table|json] [-o FILE]
     tthc audit  beyond-limit|no-apology|no-due [--from D --to D] [--as-of T] [--detail]
                 [--format table|csv|json] [-o FILE]
 
@@ -152,9 +152,67 @@ def _score_row(ln) -> dict[str, str]:  # noqa: ANN001
             "explanation": ln.explain()}
 
 
+def parse_method(text: str) -> str:
+    """'portal', or 'biểu06' (also written 'bieu06', 'bieu-06' …): the 766 method to score by."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFD", text.strip().lower()).replace("đ", "d")
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).replace("-", "").replace(" ", "")
+    if folded in ("portal", "bieu06"):
+        return folded
+    raise argparse.ArgumentTypeError(f"'{text}' is not a method: expected biểu06 (or bieu06) or portal")
+
+
+def _portal_json(method: str, units, total, dossiers) -> str:  # noqa: ANN001
+    """The portal score as `tthc score --method portal --format json` prints it: compact, fields
+    in this order, the score a number with two decimals (or null)."""
+    def unit(u) -> str:  # noqa: ANN001
+        score = "null" if u.score is None else f"{u.score:.2f}"
+        return (f'{{"key":{json.dumps(u.key, ensure_ascii=False)},"received":{u.received},'
+                f'"on_time":{u.on_time},"late":{u.late},"score":{score}}}')
+
+    text = f'{{"method":"{method}","units":[{",".join(unit(u) for u in units)}],"total":{unit(total)}'
+    if dossiers is not None:
+        items = ",".join(f'{{"code":{json.dumps(v.code, ensure_ascii=False)},"verdict":"{v.verdict}",'
+                         f'"end_at":"{v.end_at:%Y-%m-%d %H:%M:%S}"}}' for _, _, v in dossiers)
+        text += f',"dossiers":[{items}]'
+    return text + "}"
+
+
+def cmd_portal_score(args: argparse.Namespace, settings: Settings) -> int:
+    from tracker.portal766 import dossier_verdicts, portal_scores
+
+    start, end = _period(args)
+    as_of = _as_of(args)
+    engine = _cli._engine(settings)
+    _cli._fresh(engine, settings)
+    try:
+        units, total = portal_scores(engine, settings, start, end, as_of=as_of)
+    except ValueError as exc:
+        raise _cli.CliError(str(exc), 2) from None
+    dossiers = dossier_verdicts(engine, settings, start, end, as_of=as_of) if args.dossiers else None
+    total.key = "total"
+    with _output(args.output) as out:
+        if args.format == "json":
+            out.write(_portal_json("portal", units, total, dossiers) + "\n")
+            return 0
+        rows = [{"key": u.key, "name": u.name, "received": vi_number(u.received), "on_time": vi_number(u.on_time),
+                 "late": vi_number(u.late), "score": vi_number(u.score, 2)} for u in [*units, total]]
+        _cli._write_rows(rows, "table", out)
+        if dossiers is not None:
+            _cli._write_rows([{"unit": uc, "code": v.code, "verdict": v.verdict,
+                               "end_at": f"{v.end_at:%Y-%m-%d %H:%M:%S}", "reason": v.explain("vi")}
+                              for uc, _, v in dossiers], "table", out)
+    return 0
+
+
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.scoring import parse_rules, score
 
+    if args.method == "portal":
+        return cmd_portal_score(args, settings)
+    if args.dossiers:
+        raise _cli.CliError("--dossiers applies to --method portal", 2)
     start, end = _period(args)
     as_of = _as_of(args)
     try:
@@ -240,6 +298,10 @@ def add_commands(sub) -> None:  # noqa: ANN001  (argparse's private _SubParsersA
 
     s = sub.add_parser("score", help="766 progress score per unit and overall, and the [[scoring.rules]]")
     _period_args(s, required=True)
+    s.add_argument("--method", type=parse_method, default="bieu06", metavar="biểu06|portal",
+                   help="biểu06 (default): RULES §7 over the Biểu 06 counts; portal: the national portal's "
+                        "reading of criterion 2.1 (tracker.portal766)")
+    s.add_argument("--dossiers", action="store_true", help="--method portal: each dossier's verdict and end moment")
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.add_argument("-o", "--output", help="write to this file")
     s.set_defaults(func=cmd_score)

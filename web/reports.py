@@ -31,7 +31,7 @@ from flask_babel import pgettext
 from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, ReportRow, evaluation_moment
 from web import current_now
 from web.auth import current_user, engine, login_required, roles_required
-from web.i18n import fmt_dt, fmt_num
+from web.i18n import fmt_dt, fmt_num, lang
 from web.scope import unit_tree
 
 bp = Blueprint("reports", __name__)
@@ -357,8 +357,20 @@ def reports(fmt: str | None = None):  # noqa: ANN201
     return _render_report(c, report)
 
 
+def average_times(c: Choice, ids: frozenset[int] | None) -> list:
+    """766 criterion 2.2 per procedure (tracker.portal766.average_times) over the units `ids`, cached."""
+    from tracker.portal766 import average_times as compute
+
+    key = ("avg-times", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+    return cached(key, lambda: compute(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
+
+
 def _render_report(c: Choice, report: Report | None) -> str:
-    return render_template("reports.html", c=c, report=report, units=_unit_choices(),
+    from web.quality import warning
+
+    times = average_times(c, _unit_ids(c)) if report is not None and c.by == "procedure" else None
+    return render_template("reports.html", c=c, report=report, units=_unit_choices(), times=times,
+                           qw=None if report is None else warning(c, _unit_ids(c)),
                            by_label=_by_label(c.by if c.by in BY else "unit"),
                            chart=None if report is None else hbar_chart(report.rows, report.total),
                            mode=None if report is None else _mode(report.comparison))
@@ -461,8 +473,94 @@ def scores(fmt: str | None = None):  # noqa: ANN201
     if fmt == "csv":
         return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
                            "text/csv")
+    methods, methods_total = portal_rows(c, current_user.scope.unit_ids)
     return render_template("scores.html", c=c, lines=True, overall=overall[0], units=units, rules=rules,
-                           problem=problem, metric_label=_metric_label, band_text=band_text, as_of=report.as_of)
+                           problem=problem, metric_label=_metric_label, band_text=band_text, as_of=report.as_of,
+                           methods=methods, methods_total=methods_total, score_gap=score_gap)
+
+
+# ----- the two 766 methods side by side -------------------------------------------------------------
+
+
+def portal_rows(c: Choice, ids: frozenset[int] | None) -> tuple[list, Any]:
+    """tracker.portal766.portal_scores over the units `ids` (None: all), cached like the report:
+    per unit, the portal's count beside the Biểu 06 count of the same dossiers."""
+    from tracker.portal766 import portal_scores
+
+    key = ("portal", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+    return cached(key, lambda: portal_scores(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
+
+
+def score_gap(row) -> Decimal | None:  # noqa: ANN001
+    """Portal score − Biểu 06 score, for the page."""
+    if row.score is None or row.biểu06_score is None:
+        return None
+    return row.score - row.biểu06_score
+
+
+def verdict_label(value: str) -> str:
+    return {"on_time": _("Đúng hạn"), "late": pgettext("late", "Quá hạn"), "early": _("Trước hạn"),
+            "within": _("Trong hạn"), "overdue": pgettext("overdue", "Quá hạn")}.get(value, value)
+
+
+def reason_label(reason: str) -> str:
+    return {"finished": _("Kết thúc xử lý"), "stopped": _("Dừng xử lý / rút hồ sơ"),
+            "supplement_subtracted": _("Trừ thời gian bổ sung"),
+            "waiting_supplement": _("Đang chờ bổ sung"),
+            "supplement_requests": _("Yêu cầu bổ sung hơn 01 lần"),
+            "no_due_limit": _("Không có ngày hẹn trả: so với thời hạn"),
+            "no_due_no_limit": _("Không có ngày hẹn trả, không có thời hạn"),
+            "no_end": _("Chưa kết thúc: ngày cuối kỳ")}.get(reason, reason)
+
+
+@bp.get("/scores/disagreements")
+@bp.get("/scores/disagreements.<fmt>")
+@roles_required(*SCORE_ROLES)
+def disagreements(fmt: str | None = None):  # noqa: ANN201
+    """The dossiers the two 766 methods classify differently, each with the portal's reason."""
+    from tracker.portal766 import portal_disagreements
+
+    if fmt not in (None, "csv"):
+        abort(404)
+    c = read_choice(request.args, current_now(), grouping=False)
+    ids = _unit_ids(c)
+    # exact=1: the unit's own dossiers, as its row on the Chấm điểm page counts them (not its subtree)
+    exact = {"exact": "1"} if c.unit and request.args.get("exact") == "1" else {}
+    if exact:
+        ids = frozenset({unit_tree(engine()).by_code[c.unit].id})
+    if c.errors:
+        if fmt:
+            return _bad_download(c.errors)
+        return render_template("score_disagreements.html", c=c, rows=None, units=_unit_choices(), exact=exact), 400
+    if fmt == "csv":
+        found = portal_disagreements(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids, limit=None)
+        return _attachment(disagreements_csv(found), f"cham-diem-khac-nhau-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
+                           "text/csv")
+    _rows, total = portal_rows(c, ids)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    pages = max(1, -(-total.disagree // PAGE_SIZE))
+    page = min(page, pages)
+    found = portal_disagreements(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids,
+                                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template("score_disagreements.html", c=c, rows=found, total=total.disagree, page=page, pages=pages,
+                           units=_unit_choices(), exact=exact, verdict_label=verdict_label, reason_label=reason_label,
+                           language=lang(), as_of=evaluation_moment(c.start, c.end, c.moment))
+
+
+def disagreements_csv(rows: list) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([_("Mã hồ sơ"), _("Mã đơn vị"), pgettext("unit", "Đơn vị"), _("Tiếp nhận"), _("Theo Biểu 06"),
+                _("Theo Cổng DVC quốc gia"), _("Kết thúc xử lý (Cổng)"), _("Hẹn trả"), _("Lý do"), _("Giải thích")])
+    for d in rows:
+        received = fmt_dt(d.received_at) if d.received_at else ""
+        w.writerow([_safe(d.code), _safe(d.unit_code), _safe(d.unit_name), received, verdict_label(d.biểu06),
+                    verdict_label(d.portal), fmt_dt(d.end_at), fmt_dt(d.due_at) if d.due_at else "",
+                    reason_label(d.reason), _safe(d.explain(lang()))])
+    return "\ufeff" + buf.getvalue()
 
 
 def _decimal(value: Decimal) -> str:

@@ -180,14 +180,20 @@ def overview():  # noqa: ANN201
         total, _ = _scoped_total(_report(first, last, now, version) or _empty_report(), scope)
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
+    from web import quality
     from web.lists import open_conditions
     from web.outlook import outlook_counts
 
+    starts = _period_starts(today)
+    month_warning = quality.warning(quality.choice_of(starts["month_to_date"], today, now), scope.unit_ids)
+    panel = None
+    if current_user.role in quality.PANEL_ROLES:
+        panel = quality.panel(quality.choice_of(starts["year_to_date"], today, now), scope.unit_ids)
     ahead = CACHE.get_or_compute(("outlook", str(engine().url), scope_key(scope), version), _ttl(),
                                  lambda: outlook_counts(engine(), settings(), now, scope,
                                                         open_conditions(now, settings())["unfinished"]))
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
-                           chart=_chart(points), now=now, ahead=ahead)
+                           chart=_chart(points), now=now, qw=month_warning, qp=panel, ahead=ahead)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
@@ -373,8 +379,12 @@ def unit(code: str):  # noqa: ANN201
     page = overdue_list(engine(), settings(), now, scope, ListFilters(unit=code), page_size=20)
     children = [u for u in tree.children.get(node.id, []) if scope.allows(u.id)]
     path = [u for u in tree.path(node.id) if scope.allows(u.id)]
+    from tracker.portal766 import average_times
+
+    times = average_times(engine(), settings(), now.date().replace(month=1, day=1), now.date(), as_of=now,
+                          unit_ids=ids)  # 766 criterion 2.2, year to date
     return render_template("unit.html", node=node, counts=counts, figures=figures, ranked=ranked, page=page,
-                           children=children, path=path, now=now)
+                           children=children, path=path, now=now, times=times)
 
 
 # ----- imports -------------------------------------------------------------------------------------
@@ -400,7 +410,10 @@ def imports():  # noqa: ANN201
     for name in declared:
         if name not in seen:
             fresh.append({"source": name, "last": None, "stale": True})
-    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS)
+    from web import quality
+
+    panel = quality.panel(quality.choice_of(now.date().replace(month=1, day=1), now.date(), now), None)
+    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS, qp=panel)
 
 
 def _upload():  # noqa: ANN202

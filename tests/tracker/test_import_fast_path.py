@@ -218,7 +218,7 @@ def test_the_sqlite_writer_stores_what_sqlalchemy_stores(tmp_path):
     with engines["fast"].connect() as conn:
         values = [dict(r) for r in conn.execute(select(Dossier.__table__)).mappings()]
         catalogue = {t: conn.execute(select(Dossier.metadata.tables[t])).mappings().all()
-                     for t in ("unit", "procedure", "import_run")}
+                     for t in ("import_run", "unit", "procedure")}  # parents first: unit.created_by_run_id
     assert any(v["limit_unit"] is None for v in values) and any(v["result_class"] is None for v in values)
     with engines["orm"].begin() as conn:
         for table, rows in catalogue.items():

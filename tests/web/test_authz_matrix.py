@@ -47,6 +47,10 @@ def test_pages_without_a_unit(client_for, world, persona):
                  "/audits?audit=beyond-limit&detail=1"):
         expected[path] = 200 if role in AUDIT_ROLES else 403
     expected["/audits?unit=NO-SUCH-UNIT"] = 404 if role in AUDIT_ROLES else 403
+    # data quality (web.quality): every role, scoped; the reconciliation: province-wide roles
+    expected.update({"/quality": 200, "/quality/no_due": 200, "/quality/contradictions.csv": 200,
+                     "/quality/no-such-list": 404, "/quality/no_due.pdf": 404, "/quality?period=range&from=x": 400,
+                     "/scores/reconcile": 200 if role in SCORE_ROLES else 403})
     for path, status in expected.items():
         got = c.get(path).status_code
         if persona is None:

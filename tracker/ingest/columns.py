@@ -50,6 +50,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "returned_at": ("Ngày trả kết quả", "Ngày trả", "NgayTra", "returnedDate", "Ngày trả KQ"),
     "status": ("Trạng thái", "Trạng thái hồ sơ", "TrangThaiHoSo", "dossierStatus", "status",
                "Tình trạng", "Tình trạng hồ sơ", "Trạng thái xử lý"),
+    # every supplement pair, as one JSON cell (tracker.ingest.supplements)
+    "supplements": ("DanhSachHoSoBoSung", "Danh sách bổ sung"),
     "limit_text": ("Thời hạn giải quyết", "Thời hạn", "ThoiHanGiaiQuyet", "Thời hạn xử lý",
                    "Thời gian giải quyết", "processingTime"),
     "_ignored": ("STT", "Số thứ tự", "Người tiếp nhận", "Cán bộ tiếp nhận", "Người xử lý", "Địa chỉ",

@@ -8,7 +8,8 @@ a few values are reshaped so that the row reads like a CSV export:
 portal-json (DongBoHoSoMC): MaHoSo, NgayTiepNhan (yyyyMMddHHmmss), TrangThaiHoSo (1-10) … and
   from the LAST entry of DanhSachHoSoBoSung, NgayBoSung (the supplement request) and
   NgayTiepNhanBoSung (the resubmission received), as the columns
-  "DanhSachHoSoBoSung.NgayBoSung" and "DanhSachHoSoBoSung.NgayTiepNhanBoSung".
+  "DanhSachHoSoBoSung.NgayBoSung" and "DanhSachHoSoBoSung.NgayTiepNhanBoSung"; and EVERY entry, as
+  one JSON cell "DanhSachHoSoBoSung" (tracker.ingest.supplements reads it).
 igate-json: code, procedure{code,name,sector}, agency{code,name}, dates in ISO 8601 UTC (or epoch
   milliseconds), dossierStatus / applyMethod as a number, a word or an object {id|code, name}
   (the name is used when it is a status / channel we know, else the code or id),
@@ -40,7 +41,8 @@ SUPPLEMENTS = "DanhSachHoSoBoSung"
 PORTAL_ORDER = ("MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "TenLinhVuc", "MaDonVi", "DonViXuLy",
                 "KenhThucHien", "ChuHoSo", "SoDienThoai", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra",
                 "TrangThaiHoSo", "NgayKetThucXuLy", "NgayTra", f"{SUPPLEMENTS}.NgayBoSung",
-                f"{SUPPLEMENTS}.NgayTiepNhanBoSung")
+                f"{SUPPLEMENTS}.NgayTiepNhanBoSung", SUPPLEMENTS)
+SUPPLEMENT_KEYS = ("NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi")
 IGATE_ORDER = ("code", "procedure.code", "procedure.name", "procedure.sector.code", "procedure.sector.name",
                "procedure.sector", "agency.code", "agency.name", "applyMethod", "appliedDate",
                "acceptedDate", "appointmentDate", "completedDate", "returnedDate", "dossierStatus",
@@ -99,6 +101,10 @@ def portal_row(record: dict) -> dict[str, str]:
             for key, value in last.items():
                 if not isinstance(value, dict | list):
                     row[f"{SUPPLEMENTS}.{key}"] = scalar_text(value)
+        pairs = [{k: scalar_text(s.get(k)) for k in SUPPLEMENT_KEYS} if isinstance(s, dict) else s
+                 for s in supplements]
+        if pairs:  # a non-object entry stays as it is: the importer rejects the row and says why
+            row[SUPPLEMENTS] = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
     return row
 
 

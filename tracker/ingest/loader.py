@@ -40,6 +40,7 @@ from tracker.ingest import readers
 from tracker.ingest.batches import Batch, Keyer, batches, file_size
 from tracker.ingest.columns import DATE_FIELDS, ColumnMap
 from tracker.ingest.readers import FileRejected, Source
+from tracker.ingest.supplements import parse_supplements
 from tracker.ingest.text import name_key
 from tracker.ingest.values import ValueProblem, parse_channel, parse_datetime, parse_status
 from tracker.locks import LockBusy, source_lock
@@ -51,8 +52,10 @@ from tracker.models import (
     ImportRun,
     Procedure,
     RejectedRow,
+    Supplement,
     Unit,
 )
+from tracker.portal766 import SUMMARY_COLUMNS, SupplementPair, counted_pairs, pairs_json, supplement_summary
 from tracker.rules import ENDED_STATUSES, NOT_RECEIVED_STATUSES, LimitError, TimeLimit, parse_limit
 
 log = logging.getLogger("tracker.import")
@@ -67,7 +70,7 @@ _ESCAPED_FORMULA = re.compile(r"^'[=+\-@]")
 ROW_DATE_FIELDS = (*DATE_FIELDS, "first_seen_finished_at")
 # columns of the dossier table written by an import, in order
 WRITE_COLUMNS = ("code", "unit_id", "procedure_id", "channel", "status", *DATE_FIELDS, "first_seen_finished_at",
-                 "limit_value", "limit_unit", "applicant_name", "applicant_phone", *DERIVED_COLUMNS,
+                 "limit_value", "limit_unit", *SUMMARY_COLUMNS, "applicant_name", "applicant_phone", *DERIVED_COLUMNS,
                  "import_run_id", "row_hash", "data_hash", "created_at", "updated_at")
 # what the data hash covers: the stored source values, after parsing and resolving
 _DATA_HEAD = ("code", "unit_id", "procedure_id", "channel", "status")
@@ -125,8 +128,9 @@ class ImportResult:
 class _Catalogue:
     """Units and procedures by code and by name, creating the ones seen for the first time."""
 
-    def __init__(self, engine: Engine, dry_run: bool) -> None:
+    def __init__(self, engine: Engine, dry_run: bool, run_id: int | None = None) -> None:
         self.dry_run = dry_run
+        self.run_id = run_id  # stamped on the units this run invents (the data-quality panel lists them)
         with engine.connect() as conn:
             units = conn.execute(select(Unit.id, Unit.code, Unit.name_key)).all()
             procs = conn.execute(select(Procedure.id, Procedure.code, Procedure.name_key,
@@ -167,7 +171,8 @@ class _Catalogue:
             return self.unit_by_name[key]
         code = code or "AUTO." + hashlib.sha1(key.encode()).hexdigest()[:10].upper()
         uid = self._insert(conn, Unit, {"code": code, "name": name or code, "name_key": key or code.lower(),
-                                        "level": "", "digest_recipients": "", "created_at": now_local()})
+                                        "level": "", "digest_recipients": "", "created_at": now_local(),
+                                        "created_by_run_id": self.run_id})
         self.unit_by_code[code] = uid
         self.unit_by_name.setdefault(key, uid)
         self.new_units.append(f"{code} {name}".strip())
@@ -251,11 +256,15 @@ def parse_row(line: int, cells: list[str], cmap: ColumnMap, cal: WorkCalendar
             rec["limit"] = parse_limit(text["limit_text"])
         except LimitError as exc:
             return reject("limit_text", str(exc))
+    try:
+        rec["supplements"] = parse_supplements(text.get("supplements", ""), cal)
+    except ValueProblem as exc:
+        return reject("supplements", str(exc))
     return rec, None
 
 
 _FALLBACK = object()  # a cache miss that parse_row must decide
-_RECORD_FIELDS = frozenset((*_CAPS, "status", "channel", *ROW_DATE_FIELDS))
+_RECORD_FIELDS = frozenset((*_CAPS, "status", "channel", *ROW_DATE_FIELDS, "supplements"))
 
 
 def _dmy_hms(value: str) -> datetime | None:
@@ -411,6 +420,14 @@ class RowParser:
                 if limit is _FALLBACK:
                     return None
             rec["limit"] = limit
+        supplements = rec.get("supplements")
+        if supplements:
+            try:
+                rec["supplements"] = parse_supplements(supplements, self.cal)
+            except ValueProblem:
+                return None
+        else:
+            rec["supplements"] = ()
         return rec
 
     @staticmethod
@@ -435,10 +452,13 @@ _HASHED_HEAD, _HASHED_DATES, _HASHED_TAIL = itemgetter(*_DATA_HEAD), itemgetter(
 
 def _data_hash(row: dict[str, Any]) -> str:
     """Of the stored source values: a text, number or datetime each (ISO), "" for none. Stored,
-    so it must not change; by field kind rather than by value's type, as it runs for every row."""
+    so it must not change; by field kind rather than by value's type, as it runs for every row.
+    The supplement pairs count when there are some (a row without keeps the hash it had)."""
     parts = ["" if v is None else str(v) for v in _HASHED_HEAD(row)]
     parts += ["" if v is None else v.isoformat() for v in _HASHED_DATES(row)]
     parts += ["" if v is None else str(v) for v in _HASHED_TAIL(row)]
+    if row.get("supplements"):
+        parts.append(pairs_json(row["supplements"]))
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
@@ -451,7 +471,7 @@ class _Writer:
         self.cal: WorkCalendar = settings.work_calendar()
         self.rules = settings.rule_settings()
         self.fp = settings.fingerprint()
-        self.catalogue = _Catalogue(engine, dry_run)
+        self.catalogue = _Catalogue(engine, dry_run, run_id)
         self.parser = RowParser(cmap, self.cal)
         # codes seen in this file -> first line, keyed by the code's hash: small entries for big files
         self.seen: dict[int, int] = {}
@@ -544,6 +564,7 @@ class _Writer:
         row["procedure_id"] = pid = self.catalogue.procedure(conn, rec, limit)
         row["limit_value"] = limit.value if limit else None
         row["limit_unit"] = limit.unit if limit else None
+        _supplements(row, rec.get("supplements") or (), old)
         row["data_hash"] = _data_hash(row)
         if old is not None and old[3] == row["data_hash"]:
             return None
@@ -562,6 +583,7 @@ class _Writer:
         res = self.result
         if rows:
             self.store.write(cursor, rows, history)
+            _replace_supplements(conn, [r for r in rows if r["_replace_pairs"]])
         if rejections:
             conn.execute(RejectedRow.__table__.insert(), [
                 {"run_id": self.run_id, "line": r.line, "column": r.column, "value": r.value,
@@ -669,7 +691,8 @@ def _absent_columns(cmap: ColumnMap) -> frozenset[str]:
 
 # what the import keeps the same for every row of a run: written as SQL literals, not bound per row
 _RUN_CONSTANTS = ("import_run_id", "created_at", "updated_at", "derived_fp")
-_DETAILS = "code, row_hash, status, first_seen_finished_at, data_hash"  # of a stored dossier whose row changed
+_DETAILS = ("code, row_hash, status, first_seen_finished_at, data_hash, "  # of a stored dossier whose row changed
+            "supplement_count")
 
 
 class _SqliteStore:
@@ -971,3 +994,35 @@ def _record_failed_run(engine: Engine, source: str, path: Path, result: ImportRe
                 {"run_id": run_id, "line": r.line, "column": r.column, "value": r.value, "reason": r.reason,
                  "raw": json.dumps(r.raw, ensure_ascii=False)} for r in result.rejections])
     return run_id
+
+
+def _supplements(row: dict[str, Any], pairs: tuple[SupplementPair, ...], old: tuple | None) -> None:
+    """The row's pairs and their summary. A source with only the last pair's columns (no list)
+    has that one pair; a list fills the last pair's columns when the source left them empty."""
+    row["supplements"] = pairs
+    counted = counted_pairs(pairs)
+    if counted and row["supplement_requested_at"] is None and row["resubmitted_at"] is None:
+        row["supplement_requested_at"], row["resubmitted_at"] = counted[-1].requested_at, counted[-1].resubmitted_at
+    if not pairs and row["supplement_requested_at"] is not None:
+        counted = [SupplementPair(row["supplement_requested_at"], row["resubmitted_at"])]
+    row.update(supplement_summary(counted))
+    # its stored pairs are replaced when it has some now, or had some
+    row["_replace_pairs"] = bool(pairs) or bool(old is not None and len(old) > 4 and old[4])
+
+
+def _replace_supplements(conn, rows: list[dict[str, Any]]) -> None:  # noqa: ANN001
+    """Each row's pairs replace the stored ones (the rows were just written: their ids exist)."""
+    if not rows:
+        return
+    table = Supplement.__table__
+    ids: dict[str, int] = {}
+    for i in range(0, len(rows), 500):
+        codes = [r["code"] for r in rows[i:i + 500]]
+        ids.update((code, did) for code, did in conn.execute(select(Dossier.code, Dossier.id).where(
+            Dossier.code.in_(codes))))
+    conn.execute(table.delete().where(table.c.dossier_id.in_(sorted(ids.values()))))
+    values = [{"dossier_id": ids[r["code"]], "seq": n, "requested_at": p.requested_at,
+               "resubmitted_at": p.resubmitted_at, "previous_due_at": p.previous_due_at, "new_due_at": p.new_due_at}
+              for r in rows for n, p in enumerate(r["supplements"], 1)]
+    if values:
+        conn.execute(table.insert(), values)
