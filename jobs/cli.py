@@ -50,12 +50,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_digest)
 
 
-def _log_to_stderr(level: int) -> None:
-    """Warnings from every library; the product's own progress (jobs, tracker) at `level`."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("jobs", "tracker"):
-        logging.getLogger(name).setLevel(level)
+def _log_to_stderr(level: int, fmt: str = "plain") -> None:
+    """Warnings from every library; the product's own progress (jobs, tracker) at `level`; plain text
+    or one JSON object a line (log.format, tracker.logs)."""
+    from tracker.logs import configure
+
+    configure(fmt, level, sys.stderr, loggers=("jobs", "tracker"))
 
 
 # ----- output ------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--date goes with --once digest", 2)
     if args.once and args.once not in ONCE_JOBS[:3] and not args.once.startswith("import:"):
         raise CliError(f"--once: no job '{args.once}': {ONCE_HELP}", 2)
-    _log_to_stderr(logging.WARNING if args.once else logging.INFO)
+    _log_to_stderr(logging.WARNING if args.once else logging.INFO, settings.get("log.format"))
     engine = _engine(settings)
     if not args.once:
         try:

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.delivery import DeliveryReport, Outgoing, Rendered, deliver, render_email
 from tracker.calendar import WorkCalendar
+from tracker.calendar_days import warning_text as calendar_warning_text
 from tracker.config import Settings
 from tracker.derive import facts_of, refresh_derived, stale_count
 from tracker.models import Dossier, Meta, Procedure, Unit
@@ -546,6 +547,7 @@ def build_digests(engine: Engine, settings: Settings, digest_date: date, *, unit
         run.digests.append(Digest("unit", u["code"], u["id"], u["name"], recipients, rendered, ul.quiet))
     if summary_to:
         ctx = summary_context(settings, digest_date, r)
+        ctx["calendar_warning"] = calendar_warning_text(engine, settings, digest_date)  # from 1 October
         run.digests.append(Digest("cchc", "all", None, "Tổng hợp cho Phòng Kiểm soát TTHC / CCHC", summary_to,
                                   render_email("summary", ctx)))
     return run

@@ -103,6 +103,16 @@ def digest_job(engine: Engine, settings: Settings, *, now: datetime | None = Non
     return run
 
 
+def backup_job(engine: Engine, settings: Settings, *, now: datetime | None = None):  # noqa: ANN201
+    """The daily backup (tracker.backup: SQLite backup API or pg_dump), then retention."""
+    from tracker.backup import take_daily
+
+    res, gone = take_daily(settings, now or now_local())
+    log.info("backup: %s (%d bytes, %.1f s); %d old backup(s) deleted", res.path, res.path.stat().st_size,
+             res.seconds, len(gone))
+    return res
+
+
 def run_once(engine: Engine, settings: Settings, job: str, *, digest_date: date | None = None) -> Any:
     """`tthc scheduler --once JOB`: one job, now. Returns the job's result."""
     if job == "digest":
@@ -183,8 +193,13 @@ def _safe_error(exc: BaseException) -> str:
 
 def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., None]:
     def run(*args: Any, **kwargs: Any) -> None:
+        from tracker.calendar_days import attach
+        from tracker.logs import log_context
+
         try:
-            fn(*args, **kwargs)
+            with log_context(job=name):
+                attach(args[1], args[0])  # every job takes (engine, settings): the decreed days entered since
+                fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001  (a failed run is logged; the next one is scheduled)
             log.error("job %s failed: %s", name, _safe_error(exc))
 
@@ -211,6 +226,10 @@ def build_scheduler(engine: Engine, settings: Settings):  # noqa: ANN201
     # every day at the digest time (the job skips days off), and every 30 minutes to catch up
     trigger = OrTrigger([CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=TZ),
                          IntervalTrigger(minutes=CATCH_UP_MINUTES, timezone=TZ)])
+    if settings.get("backup.keep_daily") or settings.get("backup.keep_monthly"):
+        b = settings.get("backup.time")
+        sched.add_job(_guarded("backup", backup_job), CronTrigger(hour=b.hour, minute=b.minute, timezone=TZ),
+                      args=(engine, settings), id="backup", name="backup")
     sched.add_job(_guarded("digest", digest_job), trigger, args=(engine, settings), id="digest", name="digest",
                   next_run_time=start + timedelta(seconds=5))
     return sched

@@ -89,6 +89,7 @@ class WorkCalendar:
         extra_workdays: Mapping[date, str] | None = None,
         culture_day: bool = True,
         decreed: bool = True,
+        db_days: Mapping[date, tuple[str, str]] | None = None,
     ) -> None:
         self.sessions = tuple(sorted(sessions))
         if not self.sessions:
@@ -105,6 +106,7 @@ class WorkCalendar:
         self.extra_workdays = dict(extra_workdays or {})
         self.culture_day = culture_day
         self.decreed = decreed
+        self.db_days = dict(db_days or {})  # {date: (kind, reason)} admins entered (tracker.calendar_days)
 
         # (start second, end second, working seconds before this session in the day)
         spans = []
@@ -160,6 +162,13 @@ class WorkCalendar:
         for d, reason in self.extra_workdays.items():
             off.pop(d, None)
             worked[d] = reason or "Ngày làm việc theo cấu hình"
+        for d, (kind, reason) in self.db_days.items():  # over the table and the settings
+            if kind == "off":
+                worked.pop(d, None)
+                off[d] = reason
+            else:
+                off.pop(d, None)
+                worked[d] = reason
 
         self._first_year, self._last_year = first_year, last_year
         start, end = date(first_year, 1, 1), date(last_year, 12, 31)
@@ -319,6 +328,8 @@ class WorkCalendar:
         h.update(f"culture_day={self.culture_day};decreed={self.decreed};".encode())
         if self.decreed:
             h.update(DECREED_TABLE.read_bytes())
+        if self.db_days:  # only when there are any: a deployment without them keeps its fingerprint
+            h.update(f"db_days={sorted(self.db_days.items())};".encode())
         return h.hexdigest()[:16]
 
 

@@ -77,7 +77,31 @@ def _engine(settings: Settings, *, need_schema: bool = True) -> Engine:
         if not current:
             raise CliError("database: not initialised or not up to date: run 'tthc init' "
                            "(or 'tthc db upgrade')")
+        from tracker.calendar_days import attach
+
+        attach(settings, engine)  # the decreed days admins entered, over the table and the settings
     return engine
+
+
+def _entered_days(settings: Settings) -> None:
+    """For commands that work without a database (due, calendar): the decreed days admins entered,
+    when the database exists and is migrated. Never creates one."""
+    from sqlalchemy.engine import make_url
+
+    from tracker.calendar_days import attach
+    from tracker.db import is_current, make_engine
+
+    url = settings.get("database.url")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return
+    engine = make_engine(url)
+    _ENGINES.append(engine)
+    try:
+        if is_current(engine):
+            attach(settings, engine)
+    except Exception:  # noqa: BLE001, S110  (no database here: the shipped table and the settings)
+        pass
 
 
 def _fresh(engine: Engine, settings: Settings) -> None:
@@ -137,6 +161,7 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.rules import explain_due
 
     limit = args.limit
+    _entered_days(settings)
     cal, rules = settings.work_calendar(), settings.rule_settings()
     ex = explain_due(cal, args.received, limit, resubmitted_at=args.resubmitted, channel=args.channel,
                      rules=rules, lang=args.lang)
@@ -153,6 +178,7 @@ def cmd_due(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    _entered_days(settings)
     cal = settings.work_calendar()
     rows = [{"date": e.date.isoformat(), "weekday": e.date.strftime("%a"),
              "kind": e.kind, "reason": e.reason} for e in cal.year_days(args.year)]
@@ -472,11 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands that live beside their subsystem
     from jobs.cli import add_commands as job_commands
-    from tracker import figures_cli, predict_cli, report_cli
+    from tracker import figures_cli, ops_cli, predict_cli, report_cli
     from web.cli import add_commands as web_commands
 
     report_cli.add_commands(sub)
     figures_cli.add_commands(sub)
+    ops_cli.add_commands(sub)
     predict_cli.add_commands(sub)
     job_commands(sub)
     web_commands(sub)
@@ -487,7 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        # `tthc check` reports bad settings as one of its checks; `tthc version` needs none
+        settings = None if getattr(args, "loads_settings", False) else load_settings(args.config)
         code = args.func(args, settings)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code

@@ -302,6 +302,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Retries of a delivery after a transient SMTP failure, with backoff (2 s, 4 s, 8 s …); then "
             "it is reported, and the scheduler tries again every 30 minutes until the end of the day.",
             _int_range(0, 10)),
+) + (
+    # ----- operating the product (docs/deploy.md) -----
+    Setting("backup.dir", "",
+            "Where the scheduler's daily backups go (tthc backup without -o too). Empty: "
+            "<paths.var_dir>/backups.", _str),
+    Setting("backup.time", "02:00", "When the scheduler takes the daily backup (local time).", _time),
+    Setting("backup.keep_daily", 7,
+            "Daily backups kept: the newest of each of this many most recent days. 0 with keep_monthly 0: "
+            "the scheduler takes no backup.", _int_range(0, 3650)),
+    Setting("backup.keep_monthly", 12,
+            "Monthly backups kept: the newest of each of this many most recent months.", _int_range(0, 1200)),
+    Setting("check.min_free_mb", 1024,
+            "tthc check and /healthz fail when the data directory's disk has less free space (MB).",
+            _int_range(0, 10_000_000)),
+    Setting("check.import_max_age_hours", 26,
+            "tthc check, /healthz and the imports page call a source stale when its last import is older "
+            "(26: a daily export that missed a day).", _int_range(1, 24 * 366)),
+    Setting("metrics.token", "",
+            "Bearer token Prometheus sends to read /metrics. Empty: /metrics is off (404).", _str, secret=True),
+    Setting("log.format", "plain",
+            "Log lines: 'plain' text, or 'json' (one object a line: time, level, event, ids).",
+            _choice("plain", "json")),
 )
 
 def _probability(v: Any) -> float:
@@ -334,10 +356,6 @@ SETTINGS += (
     Setting("stuck.supplement_days", 10,
             "A supplement request (status 5) with no resubmission after this many working days is stuck.",
             _int_range(1, 120)),
-    # the same key, default and text as the operations work (tthc check, /healthz) declares: one limit
-    Setting("check.import_max_age_hours", 26,
-            "tthc check, /healthz and the imports page call a source stale when its last import is older "
-            "(26: a daily export that missed a day).", _int_range(1, 24 * 366)),
     Setting("apology.add_working_days", 5,
             "Working days the apology form (Mẫu 04) adds to the due (or to today, when later) for the "
             "proposed new appointment.", _int_range(1, 60)),
@@ -352,6 +370,7 @@ class Settings:
     def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
         self._values = dict(values)
         self.source = source
+        self._calendar_days: dict = {}  # {date: (kind, reason)} from the database (tracker.calendar_days.attach)
 
     def get(self, key: str) -> Any:
         return self._values[key]
@@ -375,7 +394,12 @@ class Settings:
             extra_workdays=self.get("calendar.extra_workdays"),
             culture_day=self.get("calendar.culture_day"),
             decreed=self.get("calendar.decreed_table"),
+            db_days=self._calendar_days,
         )
+
+    def set_calendar_days(self, days: Mapping) -> None:
+        """The decreed days admins entered in the database, applied over the table and the settings."""
+        self._calendar_days = dict(days)
 
     def rule_settings(self) -> RuleSettings:
         return RuleSettings(

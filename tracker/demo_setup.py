@@ -62,10 +62,12 @@ def _demo_users(engine) -> None:  # noqa: ANN001
 
 
 def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
+    from tracker.calendar_days import attach
     from tracker.demo import build_demo_files
     from tracker.ingest import import_file, import_procedures, import_units
 
     upgrade(engine)
+    attach(settings, engine)  # decreed days an admin entered: the import derives with them
     now = now_local()
     out = settings.var_dir / "demo"
     print(f"Building the demo province in {out} …")

@@ -32,6 +32,7 @@ DERIVED_COLUMNS = ("computed_due_at", "due_used_at", "finish_at", "result_class"
                    "apology_before_due", "no_finished_at", "derived_fp")
 DERIVED_COLUMNS += PORTAL_COLUMNS  # the portal's 766 method (tracker.portal766)
 META_FP = "derived_fp"
+_MOVES = ("computed_due_at", "due_used_at", "result_class")  # what "moved" means to refresh_derived's stats
 
 
 def limit_of(row: Mapping[str, Any], procedure_limit: TimeLimit | None) -> TimeLimit | None:
@@ -84,12 +85,16 @@ def procedure_limits(conn) -> dict[int, TimeLimit | None]:  # noqa: ANN001
 
 
 def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: str, *,
-                    batch: int = 5000, all_rows: bool = False) -> int:
+                    batch: int = 5000, all_rows: bool = False, stats: dict[str, int] | None = None) -> int:
     """Recompute derived columns of the rows derived with other settings. Returns rows changed.
 
-    Each batch commits on its own: a refresh killed half-way resumes where it stopped."""
+    `stats`, when given, gets "moved": the rows whose due or result class changed (what the admin
+    calendar page reports). Each batch commits on its own: a refresh killed half-way resumes where it stopped."""
     table = Dossier.__table__
     source_cols = [c for c in table.c if c.name not in DERIVED_COLUMNS]
+    if stats is not None:
+        stats.setdefault("moved", 0)
+        source_cols += [table.c[c].label(f"_old_{c}") for c in _MOVES]
     stmt = (update(table).where(table.c.id == bindparam("_id"))
             .values({c: bindparam(c) for c in DERIVED_COLUMNS}))
     done = 0
@@ -108,6 +113,8 @@ def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: 
             for r in rows:
                 d = derive(r, limit_of(r, limits.get(r["procedure_id"])), cal, rules, fp)
                 params.append({"_id": r["id"], **d})
+                if stats is not None and any(r[f"_old_{c}"] != d[c] for c in _MOVES):
+                    stats["moved"] += 1
             conn.execute(stmt, params)
             done += len(rows)
             last_id = rows[-1]["id"]

@@ -263,6 +263,21 @@ class DigestDelivery(SQLModel, table=True):
     created_at: datetime = Moment(default_factory=now_local)
 
 
+class CalendarDay(SQLModel, table=True):
+    """A decreed day off or make-up working day an admin entered (tracker.calendar_days): applied over
+    the shipped table (tracker/data/decreed_days.toml) and the calendar settings."""
+
+    __tablename__ = "calendar_day"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(sa_type=Date, unique=True)  # one entry per date; the calendar page lists them by date
+    kind: str = Field(max_length=10)  # "off" (a weekday with no office hours) | "work" (a weekend day worked)
+    reference: str = Field(max_length=200)  # the decree or notice, e.g. "Thông báo 123/TB-VPCP"
+    note: str = Field(default="", max_length=500)
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = Moment(default_factory=now_local)
+
+
 class DossierOutlook(SQLModel, table=True):
     """What `tthc refresh` (and the scheduler's refresh job) foresees for an open dossier: the
     probability that it finishes after its due (tracker.predict) and since when it has stood in

@@ -48,7 +48,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
     from tracker.derive import now_local
-    from web import admin, api, auth, i18n, outlook, quality, reports, views
+    from web import admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
 
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.register_blueprint(quality.bp)
     app.register_blueprint(outlook.bp)
     csrf.exempt(api.bp)  # token auth, no cookies
+    ops.init_app(app)  # /healthz, /metrics, the version in the footer
+    app.register_blueprint(calendar_admin.bp)
 
     i18n.init_app(app, settings.var_dir / "translations")
 
@@ -96,10 +98,6 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
 
     for code in (403, 404, 413, 429):
         app.register_error_handler(code, _error_page(code))
-
-    @app.get("/healthz")
-    def healthz():  # noqa: ANN202
-        return {"status": "ok"}
 
     return app
 

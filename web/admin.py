@@ -220,6 +220,10 @@ def _messages(exc: UserError) -> list[str]:
 def _describe(event: dict) -> str:
     """What an admin_event changed, in the page's language. Changes are stored as [old, new]."""
     d = event["detail"]
+    if event["action"].startswith("calendar_day_"):
+        from web.i18n import label
+
+        return f"{label('kind', d.get('kind', ''))}: {d.get('reference', '')}"
     if event["action"] == "user_added":
         units = ", ".join(d.get("units", [])) or "—"
         return f"{_('Vai trò')}: {_role(d.get('role', ''))}; {pgettext('units', 'Đơn vị')}: {units}"
@@ -242,7 +246,9 @@ def _describe(event: dict) -> str:
 def _action(action: str) -> str:
     return {"user_added": pgettext("adm_ev_user_added", "Thêm người dùng"), "user_changed": _("Sửa người dùng"),
             "password_reset": pgettext("adm_ev_password_reset",
-                                       "Đặt lại mật khẩu"), "unit_changed": _("Sửa đơn vị")}.get(action, action)
+                                       "Đặt lại mật khẩu"), "unit_changed": _("Sửa đơn vị"),
+            "calendar_day_added": _("Thêm ngày nghỉ/làm bù"),
+            "calendar_day_removed": _("Xoá ngày nghỉ/làm bù")}.get(action, action)
 
 
 def _role(role: str) -> str:

@@ -406,14 +406,19 @@ def imports():  # noqa: ANN201
     seen = {s for s, _ in latest}
     for source, last in latest:
         fresh.append({"source": source, "last": last, "stale": last is None or now - last > timedelta(
-            hours=STALE_HOURS)})
+            hours=_stale_hours())})
     for name in declared:
         if name not in seen:
             fresh.append({"source": name, "last": None, "stale": True})
     from web import quality
 
     panel = quality.panel(quality.choice_of(now.date().replace(month=1, day=1), now.date(), now), None)
-    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=STALE_HOURS, qp=panel)
+    return render_template("imports.html", runs=runs, fresh=fresh, stale_hours=_stale_hours(), qp=panel)
+
+
+def _stale_hours() -> int:
+    """check.import_max_age_hours: the same limit as `tthc check` and /healthz (default STALE_HOURS)."""
+    return settings().get("check.import_max_age_hours")
 
 
 def _upload():  # noqa: ANN202

@@ -104,7 +104,9 @@ def test_the_scheduler_runs_each_source_the_refresh_and_the_digest(sqlite_db):
                                                     "every_minutes": 10}])
     sched = build_scheduler(sqlite_db.engine, settings)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"import:motcua", "refresh", "digest"}
+    assert set(jobs) == {"import:motcua", "refresh", "digest", "backup"}
+    assert jobs["backup"].trigger.get_next_fire_time(None, datetime(2026, 11, 25, 6, 0, tzinfo=TZ)) == datetime(
+        2026, 11, 26, 2, 0, tzinfo=TZ)  # backup.time, 02:00 local
     assert jobs["import:motcua"].trigger.interval.total_seconds() == 600
     cron = jobs["digest"].trigger.triggers[0]  # 07:30 local every day; the job skips days off
     assert cron.get_next_fire_time(None, datetime(2026, 11, 25, 6, 0, tzinfo=TZ)) == datetime(2026, 11, 25, 7, 30,
@@ -117,6 +119,12 @@ def test_the_scheduler_runs_each_source_the_refresh_and_the_digest(sqlite_db):
     with sqlite_db.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == 1
     assert (drop / "archive" / "export.csv").is_file()
+    assert len(list((sqlite_db.dir / "var" / "backups").glob("tthc-*.sqlite3"))) == 1
+
+
+def test_no_backup_job_when_retention_keeps_none(sqlite_db):
+    settings = sqlite_db.settings(backup__keep_daily=0, backup__keep_monthly=0)
+    assert "backup" not in {j.id for j in build_scheduler(sqlite_db.engine, settings).get_jobs()}
 
 
 def test_once_refresh_and_import_from_the_command_line(sqlite_db, cli_engines, capsys):

@@ -147,7 +147,7 @@ def _admin_urls(world) -> list[str]:
     with e.connect() as conn:
         uid = conn.execute(select(User.id).where(User.username == "reception")).scalar_one()
     e.dispose()
-    return ["/admin", "/admin/users/new", f"/admin/users/{uid}", f"/admin/units/{DEPT}"]
+    return ["/admin", "/admin/users/new", f"/admin/users/{uid}", f"/admin/units/{DEPT}", "/admin/calendar"]
 
 
 @pytest.mark.parametrize("persona", [None, *PERSONAS])
@@ -169,7 +169,9 @@ def test_admin_pages_are_for_admins_only(client_for, world, persona):
                                   "password2": "x" * 12},
              urls[2]: {"role": "admin", "active": "1"},
              urls[2] + "/password": {"password": "x" * 12, "password2": "x" * 12},
-             urls[3]: {"name": "Hacked", "recipients": "evil@example.com"}}
+             urls[3]: {"name": "Hacked", "recipients": "evil@example.com"},
+             urls[4]: {"day": "2027-03-02", "kind": "off", "reference": "forged"},
+             urls[4] + "/2027-03-02/delete": {}}
     for path, data in posts.items():
         got = c.post(path, data={"csrf_token": token, **data}).status_code
         assert got == (302 if persona is None else 403), (persona, path, got)
@@ -181,3 +183,10 @@ def test_admin_pages_are_for_admins_only(client_for, world, persona):
     finally:
         e.dispose()
     assert "intruder" not in roles and roles["reception"] == "reception"
+    from tracker.calendar_days import entered_days
+
+    e = make_engine(world["url"])
+    try:
+        assert entered_days(e) == []
+    finally:
+        e.dispose()

@@ -5,7 +5,7 @@ probability that the dossier finishes after its due, the history it stands on, a
 the dossier has stood in its status (the stuck list). Recomputed whole each time.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
