@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-import bench-report bench-web screenshots clean
+.PHONY: demo test lint bench bench-import bench-report bench-web bench-predict screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-web: $(VENV)/.installed-test
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/screenshots.py
+
+bench-predict: $(VENV)/.installed
+	$(BIN)/python bench/predict.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

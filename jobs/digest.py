@@ -53,6 +53,8 @@ MOVERS = 5  # risers and fallers shown in the CCHC summary
 META_DONE = "digest_done"  # the last digest date fully delivered (the scheduler's catch-up reads it)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 PAUSED_NAMES = {5: "Chờ bổ sung hồ sơ", 6: "Chờ thực hiện nghĩa vụ tài chính"}
+STUCK_NAMES = {1: "Mới đăng ký, chưa tiếp nhận", 2: "Đã tiếp nhận, chưa chuyển xử lý",
+               4: "Đang xử lý, không đổi trạng thái", 5: "Chờ bổ sung, chưa nộp lại"}
 _EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
@@ -187,10 +189,14 @@ class UnitLists:
     due_next: list[Line] = field(default_factory=list)
     paused: list[Line] = field(default_factory=list)
     finished_late: list[Line] = field(default_factory=list)
+    likely_late: list[Line] = field(default_factory=list)  # tracker.predict, stored by the refresh
+    stuck: list[Line] = field(default_factory=list)  # tracker.stuck
+    stale_sources: list[str] = field(default_factory=list)  # sources too old for "stuck" to mean anything
 
     @property
     def quiet(self) -> bool:
-        return not (self.overdue or self.due_today or self.due_next or self.paused or self.finished_late)
+        return not (self.overdue or self.due_today or self.due_next or self.paused or self.finished_late
+                    or self.likely_late or self.stuck)
 
 
 @dataclass
@@ -307,10 +313,43 @@ def unit_lists(engine: Engine, settings: Settings, digest_date: date,
         out[r["unit_id"]].finished_late.append(
             line(r, due, late=late, note=f"hoàn thành {_dt(r['finish_at'])}", sort_key=(r["finish_at"], r["code"])))
 
+    _outlook_lists(engine, settings, t, unit_ids, out, line)
     for lists in out.values():
-        for name in ("overdue", "due_today", "due_next", "paused", "finished_late"):
+        for name in ("overdue", "due_today", "due_next", "paused", "finished_late", "likely_late", "stuck"):
             getattr(lists, name).sort(key=lambda x: x.sort_key)
     return out
+
+
+def _outlook_lists(engine: Engine, settings: Settings, t: datetime, unit_ids: list[int],
+                   out: dict[int, UnitLists], line) -> None:  # noqa: ANN001
+    """The likely-late and stuck dossiers of each unit at T, from the outlook the refresh stored."""
+    from tracker.models import DossierOutlook
+    from tracker.predict import basis_text
+    from tracker.stuck import since_text, stuck_dossiers
+
+    d = Dossier.__table__.c
+    o = DossierOutlook.__table__.c
+    p = Procedure.__table__.c
+    cut = datetime.combine(t.date(), time(0)) if settings.rule_settings().comparison == "date" else t
+    q = (select(d.code, d.unit_id, d.due_used_at, o.probability, o.basis_kind, o.basis_count, o.basis_months,
+                p.name.label("procedure_name"))
+         .select_from(Dossier.__table__.join(DossierOutlook.__table__, o.dossier_id == d.id)
+                      .outerjoin(Procedure.__table__, p.id == d.procedure_id))
+         .where(d.unit_id.in_(unit_ids), o.likely_late, o.status == d.status, d.finish_at.is_(None),
+                d.received_at <= t, d.due_used_at >= cut))
+    with engine.connect() as conn:
+        for r in conn.execute(q).mappings():
+            note = (f"xác suất trễ {round(r['probability'] * 100)}% · "
+                    f"{basis_text(r['basis_kind'], r['basis_count'], r['basis_months'])}")
+            out[r["unit_id"]].likely_late.append(line(r, r["due_used_at"], note=note,
+                                                      sort_key=(-r["probability"], r["due_used_at"], r["code"])))
+    cal = settings.work_calendar()
+    stuck = stuck_dossiers(engine, settings, t, unit_ids)
+    for r in stuck.rows:
+        note = f"{STUCK_NAMES.get(r['status'], r['status'])} {since_text(r['status'], r['since'], t, cal)}"
+        out[r["unit_id"]].stuck.append(line(r, r["due_used_at"], note=note, sort_key=(r["since"], r["code"])))
+    for lists in out.values():
+        lists.stale_sources = [s.source for s in stuck.stale]
 
 
 # ----- rates and ranks, from tracker.reports -----------------------------------------------------
@@ -385,10 +424,12 @@ def _sections(lists: UnitLists, digest_date: date, next_day: date, prev_day: dat
     late_title = ("Hoàn thành trễ hạn hôm qua" if prev_day == digest_date - timedelta(days=1)
                   else f"Hoàn thành trễ hạn từ {_d(prev_day)}")
     spec = (("overdue", "Quá hạn", lists.overdue),
+            ("likely_late", "Có nguy cơ trễ (dự báo từ lịch sử hồ sơ)", lists.likely_late),
             ("due_today", f"Đến hạn hôm nay, {_d(digest_date)}", lists.due_today),
             ("due_next", f"Đến hạn ngày làm việc tiếp theo, {WEEKDAYS[next_day.weekday()]} {_d(next_day)}",
              lists.due_next),
             ("paused", "Đang tạm dừng", lists.paused),
+            ("stuck", "Đứng yên", lists.stuck),
             ("finished_late", late_title, lists.finished_late))
     return [Section(key, title, items[:LIST_LIMIT], len(items)) for key, title, items in spec]
 
@@ -408,7 +449,9 @@ def unit_context(settings: Settings, digest_date: date, unit: Mapping[str, Any],
         "as_of": digest_moment(settings, digest_date).strftime("%H:%M %d/%m/%Y"),
         "counts": {"overdue": len(lists.overdue), "due_soon": len(lists.due_today) + len(lists.due_next),
                    "due_today": len(lists.due_today), "due_next": len(lists.due_next),
-                   "paused": len(lists.paused), "finished_late": len(lists.finished_late)},
+                   "paused": len(lists.paused), "finished_late": len(lists.finished_late),
+                   "likely_late": len(lists.likely_late), "stuck": len(lists.stuck)},
+        "stale_sources": lists.stale_sources,
         "sections": [s for s in sections if s.total],
         "all_clear": lists.quiet,
         "rate": _rate_context(unit["code"], unit["level"] or "", r),

@@ -65,12 +65,17 @@ def import_job(engine: Engine, settings: Settings, name: str):  # noqa: ANN201
 
 
 def refresh_job(engine: Engine, settings: Settings) -> int:
-    """Recompute the derived columns of rows derived with other settings; returns how many."""
+    """Recompute the derived columns of rows derived with other settings, then the outlook of every
+    open dossier (predicted lateness, time in status: tracker.outlook); returns how many rows the
+    first recomputed."""
+    from tracker.outlook import refresh_outlook
+
     fp = settings.fingerprint()
-    if not stale_count(engine, fp):
-        return 0
-    n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
-    log.info("refresh: %d dossier(s) recomputed", n)
+    n = 0
+    if stale_count(engine, fp):
+        n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+        log.info("refresh: %d dossier(s) recomputed", n)
+    log.info("refresh: outlook of %d open dossier(s) stored", refresh_outlook(engine, settings))
     return n
 
 

@@ -21,9 +21,9 @@ from tracker.db import make_engine, upgrade
 
 PG_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = bool(os.environ.get("TRACKER_TEST_REQUIRE_PG"))
-TABLES = ("login_attempt", "admin_event", "portal_figure", "supplement", "status_change", "rejected_row", "dossier",
-          "procedure_limit", "procedure", "unit", "calendar_day", "import_run", "meta", "digest_delivery", "api_token",
-          "user_unit", "app_user")
+TABLES = ("login_attempt", "admin_event", "portal_figure", "supplement", "dossier_outlook", "status_change",
+          "rejected_row", "dossier", "procedure_limit", "procedure", "unit", "calendar_day", "import_run", "meta",
+          "digest_delivery", "api_token", "user_unit", "app_user")
 
 
 @pytest.fixture(scope="session")

@@ -475,6 +475,9 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(),
                         settings.fingerprint(), all_rows=args.all)
     print(f"{n} dossier(s) recomputed")
+    from tracker.outlook import refresh_outlook
+
+    print(f"{refresh_outlook(engine, settings)} open dossier(s): predicted lateness and time in status stored")
     return 0
 
 
@@ -563,12 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands that live beside their subsystem
     from jobs.cli import add_commands as job_commands
-    from tracker import figures_cli, ops_cli, report_cli
+    from tracker import figures_cli, ops_cli, predict_cli, report_cli
     from web.cli import add_commands as web_commands
 
     report_cli.add_commands(sub)
     figures_cli.add_commands(sub)
     ops_cli.add_commands(sub)
+    predict_cli.add_commands(sub)
     job_commands(sub)
     web_commands(sub)
     return p

@@ -374,6 +374,42 @@ SETTINGS: tuple[Setting, ...] = (
             "Log lines: 'plain' text, or 'json' (one object a line: time, level, event, ids).",
             _choice("plain", "json")),
 )
+
+def _probability(v: Any) -> float:
+    try:
+        x = float(str(v).replace(",", ".")) if not isinstance(v, bool) else -1.0
+    except ValueError:
+        x = -1.0
+    if not 0 < x <= 1:
+        raise ValueError(f"'{v}' is not a probability above 0 and at most 1 (e.g. 0.7)")
+    return x
+
+
+# Predicted lateness (tracker.predict), stuck dossiers (tracker.stuck), the apology form (Mẫu 04).
+SETTINGS += (
+    Setting("predict.threshold", 0.7,
+            "An open dossier whose probability of finishing after its due is at least this is 'likely "
+            "late' (có nguy cơ trễ).", _probability),
+    Setting("predict.min_history", 30,
+            "Fewest dossiers a history needs before the prediction uses it: unit and procedure first, "
+            "then the procedure in every unit, then the field, then the unit.", _int_range(5, 100_000)),
+    Setting("predict.history_months", 12,
+            "Months of finished dossiers (and every open one) the prediction learns from.", _int_range(1, 60)),
+    Setting("stuck.registered_hours", 8,
+            "An online registration (status 1) not accepted within this many working hours is stuck.", _hours),
+    Setting("stuck.received_hours", 16,
+            "A received dossier (status 2) not moved on for this many working hours is stuck.", _hours),
+    Setting("stuck.processing_hours", 40,
+            "A dossier in progress (status 4) with no status change for this many working hours is stuck.",
+            _hours),
+    Setting("stuck.supplement_days", 10,
+            "A supplement request (status 5) with no resubmission after this many working days is stuck.",
+            _int_range(1, 120)),
+    Setting("apology.add_working_days", 5,
+            "Working days the apology form (Mẫu 04) adds to the due (or to today, when later) for the "
+            "proposed new appointment.", _int_range(1, 60)),
+)
+
 BY_KEY = {s.key: s for s in SETTINGS}
 
 

@@ -16,9 +16,11 @@ What the dossier export contains, on purpose:
 - ~40 % online, a few by public post, the rest in person;
 - appointments (ngày hẹn trả) equal to `compute_due` of the procedure's time limit, recomputed
   from the resubmission after a supplement;
-- lateness that differs by unit (a few chronically late units, several almost never late),
+- lateness that differs by unit (a few chronically late units, several almost never late) and
+  by procedure within a unit (a few chronic backlogs, `_BACKLOGS`),
   apologies with a new appointment for about half of the late dossiers;
-- recent dossiers still in progress relative to `today`, some overdue, some at risk;
+- recent dossiers still in progress relative to `today`, some overdue, some at risk, a few
+  received but never passed on (status 2: stuck);
 - data-quality problems an importer must survive: a missing appointment, an appointment beyond
   the legal limit, a finished status without finish date, an unparsable received date (rows to
   reject), applicant names that look like spreadsheet formulas.
@@ -53,6 +55,7 @@ DOSSIERS_HEADER = (
 
 # The words written in the "Trạng thái" and "Kênh nộp" columns, by national code (FORMATS.md §2).
 STATUS_WORDS: dict[int, str] = {
+    2: "Đã tiếp nhận",
     4: "Đang xử lý",
     5: "Yêu cầu bổ sung",
     6: "Chờ thực hiện nghĩa vụ tài chính",
@@ -213,6 +216,11 @@ _FIELDS = {
 }
 _FEE_FIELDS = frozenset({"Đất đai", "Xây dựng", "Đầu tư tại Việt Nam", "Môi trường"})
 _LATE_FIELDS = {"Đất đai": 1.5, "Xây dựng": 1.2}  # multiplies the unit's late rate
+# Chronic backlogs: one procedure at one unit that is nearly always late, whatever the unit's rate
+# elsewhere (a vacant post, a land register being rebuilt). The history a prediction learns from
+# (tracker.predict) thus differs by unit and procedure, as real histories do.
+_BACKLOGS = {("phuongvanxuan", "1.004513"): 0.95, ("phuongvanxuan", "1.004510"): 0.95,
+             ("xaphuvan", "1.004513"): 0.95, ("sonnmt", "1.000402"): 0.95, ("soxaydung", "1.000302"): 0.95}
 _BUSINESS_FIELDS = frozenset({
     "Thành lập và hoạt động doanh nghiệp", "Đầu tư tại Việt Nam", "Lưu thông hàng hóa trong nước",
     "Kinh doanh xăng dầu", "An toàn thực phẩm", "Quản lý chất lượng nông lâm sản và thủy sản",
@@ -587,6 +595,7 @@ class _Simulation:
     SUPPLEMENT = 0.08
     WITHDRAWN, STOPPED = 0.01, 0.005
     APOLOGY = 0.5
+    NOT_MOVED = 0.05  # open dossiers still "Đã tiếp nhận": never passed on to be processed
     NO_DUE, BEYOND, NO_FINISH = 0.003, 0.005, 0.002
     BAD_DATE_EVERY, FORMULA_EVERY = 40, 150  # days between rows with these problems
 
@@ -608,7 +617,7 @@ class _Simulation:
                     commune_mass += wgt
                 else:
                     dept_mass += wgt
-                late = min(0.35, u.late_rate * _LATE_FIELDS.get(p.field, 1.0))
+                late = _BACKLOGS.get((u.key, p.code)) or min(0.35, u.late_rate * _LATE_FIELDS.get(p.field, 1.0))
                 post = 0.01 if u.level == "xa" else 0.035
                 pairs.append(_Pair(u, p, p.online, post, late, p.field in _FEE_FIELDS,
                                    p.field in _BUSINESS_FIELDS))
@@ -733,6 +742,7 @@ class _Simulation:
             v.random(), v.random(), v.random(), v.randint(2, 5), v.random())
         u = v.random()
         r_pause, r_return, return_hours = v.random(), v.random(), v.uniform(0.05, 16.0)
+        r_moved = v.random()  # the 23rd of the block's 24 draws
 
         due = legal_due
         requested = resubmitted = apology = new_due = finished = returned = None
@@ -745,7 +755,9 @@ class _Simulation:
                     STATUS_WORDS[status]]
 
         def in_progress() -> list[str]:
-            return cells(6 if r_pause < (0.18 if pair.fee else 0.015) else 4)
+            if r_pause < (0.18 if pair.fee else 0.015):
+                return cells(6)
+            return cells(2 if r_moved < self.NOT_MOVED else 4)  # 2: received, not yet passed on (stuck)
 
         plain = problem not in ("beyond", "no_finish")
         # withdrawn by the applicant (7) or stopped (8)

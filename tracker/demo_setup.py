@@ -113,6 +113,10 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
         print(f"tthc demo: import failed: {res.message}", file=sys.stderr)
         return False
     _print_classes(engine, settings, now)
+    from tracker.outlook import refresh_outlook
+
+    print(f"  outlook (predicted lateness, time in status) of {refresh_outlook(engine, settings, now)} "
+          "open dossier(s) stored")
     _demo_users(engine)
     return True
 

@@ -304,3 +304,22 @@ class CalendarDay(SQLModel, table=True):
     note: str = Field(default="", max_length=500)
     created_by: str = Field(default="", max_length=100)
     created_at: datetime = Moment(default_factory=now_local)
+
+
+class DossierOutlook(SQLModel, table=True):
+    """What `tthc refresh` (and the scheduler's refresh job) foresees for an open dossier: the
+    probability that it finishes after its due (tracker.predict) and since when it has stood in
+    its status (tracker.stuck). Recomputed whole by each refresh, never per request."""
+
+    __tablename__ = "dossier_outlook"
+
+    dossier_id: int = Field(primary_key=True, foreign_key="dossier.id")
+    probability: float | None = None  # P(finishes after its due); None: no history to judge by
+    # probability >= predict.threshold: what the overdue list filters on
+    likely_late: bool = Field(default=False, index=True)
+    basis_kind: str = Field(default="", max_length=20)  # unit_procedure | procedure | field | unit
+    basis_count: int = 0  # dossiers in the history the estimate stands on
+    basis_months: int = 12
+    status: int | None = None  # the status status_since is about; stale when the dossier's differs
+    status_since: datetime | None = Moment(default=None)  # in that status since (tracker.stuck)
+    computed_at: datetime = Moment(default_factory=now_local)

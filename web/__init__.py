@@ -92,7 +92,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
     from tracker.derive import now_local
-    from web import access, admin, api, auth, calendar_admin, i18n, ops, quality, reports, views
+    from web import access, admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
 
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(quality.bp)
+    app.register_blueprint(outlook.bp)
     csrf.exempt(api.bp)  # token auth, no cookies
     ops.init_app(app)  # /healthz, /metrics, the version in the footer
     app.register_blueprint(calendar_admin.bp)

@@ -27,7 +27,7 @@ from web.scope import Scope
 
 d = Dossier.__table__.c
 PAGE_SIZE = 50
-HOW_LATE = ("any", "overdue", "at_risk", "past_new", "gt3", "gt7", "gt30")
+HOW_LATE = ("any", "overdue", "at_risk", "past_new", "gt3", "gt7", "gt30", "likely_late", "stuck")
 LATE_DAYS = {"gt3": 3, "gt7": 7, "gt30": 30}  # overdue by more than this many working days
 
 
@@ -260,6 +260,11 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
     kind = {"overdue": c["overdue"], "at_risk": c["at_risk"], "past_new": c["past_new"]}.get(
         f.how_late, or_(c["overdue"], c["at_risk"]))
     cond = [c["unfinished"], kind]
+    extra: dict[str, Any] = {}
+    if f.how_late in ("likely_late", "stuck"):  # tracker.outlook's stored rows (web/outlook.py)
+        from web.outlook import outlook_filter
+
+        cond = outlook_filter(engine, settings, t, f.how_late, c, extra)
     days = LATE_DAYS.get(f.how_late)
     if days:
         comparison = settings.rule_settings().comparison
@@ -294,9 +299,13 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
     cal = work_calendar(settings, t)
     comparison = settings.rule_settings().comparison
     cut = c["cut"]
+    from web.outlook import add_outlook
+
+    add_outlook(engine, settings, t, rows)
     for r in rows:
         due = r["due_used_at"]
         r["overdue"] = due is not None and due < cut
+        r["at_risk"] = not r["overdue"] and due is not None and due <= c["boundary"] and r["status"] not in (5, 6)
         r["past_new"] = r["urgency"] == 0
         r["hours"] = round(cal.working_hours_between(t, due), 1) if due else None
         r["lateness"] = lateness(cal, due, t, comparison) if due else None
@@ -306,7 +315,7 @@ def overdue_list(engine: Engine, settings: Settings, t: datetime, scope: Scope, 
 
             r["applicant_name"] = mask_name(r["applicant_name"] or "")
             r["applicant_phone"] = mask_phone(r["applicant_phone"] or "")
-    return ListPage(rows, total, page, pages, t, f)
+    return ListPage(rows, total, page, pages, t, f, extra)
 
 
 def filter_choices(engine: Engine, scope: Scope) -> dict[str, list]:

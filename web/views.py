@@ -208,15 +208,20 @@ def overview():  # noqa: ANN201
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
     from web import quality
+    from web.lists import open_conditions
+    from web.outlook import outlook_counts
 
     starts = _period_starts(today)
     month_warning = quality.warning(quality.choice_of(starts["month_to_date"], today, now), scope.unit_ids)
     panel = None
     if current_user.role in quality.PANEL_ROLES:
         panel = quality.panel(quality.choice_of(starts["year_to_date"], today, now), scope.unit_ids)
+    ahead = CACHE.get_or_compute(("outlook", str(engine().url), scope_key(scope), version), _ttl(),
+                                 lambda: outlook_counts(engine(), settings(), now, scope,
+                                                        open_conditions(now, settings())["unfinished"]))
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
                            chart=_chart(points), phone_chart=_phone_chart(points), now=now, qw=month_warning,
-                           qp=panel)
+                           qp=panel, ahead=ahead)
 
 
 # ----- overdue list --------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ def _export_rows(page) -> list[list]:  # noqa: ANN001
     out = []
     personal = current_user.scope.sees_personal_data
     for r in page.rows:
-        cls = "overdue" if r["overdue"] else "at_risk"
+        cls = "overdue" if r["overdue"] else "at_risk" if r.get("at_risk", True) else "within"
         out.append([r["code"], f"{r['unit_code']} {r['unit_name']}", r["procedure_name"] or "", r["field_name"] or "",
                     label("channel", r['channel']) if r["channel"] in (1, 2, 3) else "", fmt_dt(r["received_at"]),
                     fmt_dt(r["due_at"]), fmt_dt(r["computed_due_at"]), fmt_dt(r["rescheduled_due_at"]),
@@ -359,10 +364,13 @@ def dossier(code: str):  # noqa: ANN201
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
+    from web.outlook import outlook_for
+
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
                            late=late, limit=_limit_used(r, limits), applicant=applicant, now=now,
                            path=[u for u in unit_tree(engine()).path(r["unit_id"])
-                                 if current_user.scope.allows(u.id)])
+                                 if current_user.scope.allows(u.id)],
+                           outlook=outlook_for(r, c.cls, now))
 
 
 def _limit_used(r, limits) -> str | None:  # noqa: ANN001

@@ -260,7 +260,7 @@ def test_channels(rows):
 def test_statuses_use_the_vietnamese_words(rows):
     statuses = Counter(r["Trạng thái"] for r in rows)
     assert set(statuses) <= set(STATUS_WORDS.values())
-    for code in (4, 5, 7, 8, 9, 10):
+    for code in (4, 5, 7, 8, 9, 10):  # 2 (received, never passed on) is too rare in so small a demo
         assert statuses[STATUS_WORDS[code]] > 0, STATUS_WORDS[code]
     assert 0.005 < statuses[STATUS_WORDS[7]] / len(rows) < 0.02
     assert statuses[STATUS_WORDS[10]] > statuses[STATUS_WORDS[9]]
@@ -361,5 +361,5 @@ def test_the_dashboard_has_something_to_show(cal, parsed):
                if due and due >= NOW and cal.working_seconds_between(NOW, due) <= 8 * 3600]
     assert overdue and at_risk
     last_week = [r for r, t in parsed if (TODAY - t.date()).days < 7]
-    unfinished = [r for r in last_week if WORDS_STATUS[r["Trạng thái"]] in (4, 5, 6)]
+    unfinished = [r for r in last_week if WORDS_STATUS[r["Trạng thái"]] in (2, 4, 5, 6)]
     assert len(unfinished) / len(last_week) > 0.3

@@ -68,6 +68,9 @@ def build_world(url: str, tmp: Path) -> dict:
     import_procedures(engine, files.procedures)
     res = import_file(engine, settings, files.dossiers, source="demo")
     assert res.status in ("done", "partial"), res.message
+    from tracker.outlook import refresh_outlook
+
+    refresh_outlook(engine, settings, NOW)  # what `tthc refresh` stores: predicted lateness, time in status
     for name, (role, units) in PERSONAS.items():
         create_user(engine, name, role, PASSWORD, unit_codes=list(units), display_name=name.title())
     with engine.begin() as conn:
