@@ -44,6 +44,7 @@ import numpy as np
 from sqlalchemy import Engine, or_, select
 
 from tracker.calendar import WorkCalendar
+from tracker.limits import ProcedureLimits
 from tracker.models import Dossier, Procedure
 from tracker.rules import ENDED_WITHOUT_RESULT, NOT_RECEIVED_STATUSES, PAUSED_STATUSES, TimeLimit, compute_due
 
@@ -235,8 +236,7 @@ def load_records(engine: Engine, cal: WorkCalendar, comparison: str, *, finished
     p = Procedure.__table__.c
     q = (select(d.id, d.unit_id, d.procedure_id, p.field_name, d.status, d.channel, d.received_at,
                 d.resubmitted_at, d.supplement_requested_at, d.due_used_at, d.due_at, d.finish_at,
-                d.no_finished_at, d.limit_value, d.limit_unit, p.limit_value.label("p_value"),
-                p.limit_unit.label("p_unit"))
+                d.no_finished_at, d.limit_value, d.limit_unit)
          .select_from(Dossier.__table__.outerjoin(Procedure.__table__, p.id == d.procedure_id))
          .where(d.status.not_in(sorted(NOT_RECEIVED_STATUSES)), d.received_at.is_not(None),
                 d.due_used_at.is_not(None))
@@ -247,10 +247,12 @@ def load_records(engine: Engine, cal: WorkCalendar, comparison: str, *, finished
         q = q.where(d.unit_id.in_(unit_ids))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    return build_records(rows, cal, comparison)
+        limits = ProcedureLimits.load(conn)
+    return build_records(rows, cal, comparison, limits)
 
 
-def build_records(rows: list[Any], cal: WorkCalendar, comparison: str) -> Records:
+def build_records(rows: list[Any], cal: WorkCalendar, comparison: str,
+                  limits: ProcedureLimits | None = None) -> Records:
     """Records from rows shaped like load_records' query (attribute access)."""
     fields: dict[str, int] = {}
     n = len(rows)
@@ -268,7 +270,7 @@ def build_records(rows: list[Any], cal: WorkCalendar, comparison: str) -> Record
         p_due = pos(due) / hour
         thr_final.append(thr)
         due_final.append(p_due)
-        first = (_due_before_resubmission(r, cal)
+        first = (_due_before_resubmission(r, cal, limits)
                  if r.resubmitted_at is not None and r.resubmitted_at > r.received_at else None)
         if first is None:
             thr_orig.append(thr)
@@ -307,14 +309,16 @@ def build_records(rows: list[Any], cal: WorkCalendar, comparison: str) -> Record
                    ended, guessed, live_paused, cal.day_hours, cal, comparison)
 
 
-def _due_before_resubmission(r: Any, cal: WorkCalendar) -> datetime | None:
+def _due_before_resubmission(r: Any, cal: WorkCalendar,  # noqa: ANN401
+                             limits: ProcedureLimits | None) -> datetime | None:
     """The due the dossier had before its resubmission restarted the clock: recomputed from its
-    time limit (the stored due is the later one)."""
+    time limit, its own or its procedure's version in force on its receipt date (the stored due
+    is the later one)."""
     if r.limit_value is not None and r.limit_unit:
         limit = TimeLimit(float(r.limit_value), r.limit_unit)
-    elif r.p_value is not None and r.p_unit:
-        limit = TimeLimit(float(r.p_value), r.p_unit)
     else:
+        limit = limits.at(r.procedure_id, r.received_at) if limits is not None else None
+    if limit is None:
         return None
     return compute_due(cal, r.received_at, limit, channel=r.channel)
 

@@ -133,12 +133,11 @@ def _place(province: str) -> str:
 @login_required
 def apology_form(fmt: str, code: str):  # noqa: ANN201
     from tracker.apology_form import ApologyForm, FormError, propose_new_due, to_docx, to_pdf
-    from tracker.derive import classify_row
+    from tracker.derive import classify_row, procedure_limits
 
     if fmt not in FORMATS:
         abort(404)
-    q = (select(Dossier, Unit.name.label("unit_name"), Procedure.name.label("procedure_name"),
-                Procedure.limit_value.label("p_limit_value"), Procedure.limit_unit.label("p_limit_unit"))
+    q = (select(Dossier, Unit.name.label("unit_name"), Procedure.name.label("procedure_name"))
          .join(Unit, Unit.id == Dossier.unit_id).outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
          .where(Dossier.code == code))
     where = current_user.scope.restrict(Dossier.unit_id)
@@ -146,11 +145,12 @@ def apology_form(fmt: str, code: str):  # noqa: ANN201
         q = q.where(where)
     with engine().connect() as conn:
         r = conn.execute(q).mappings().first()
+        limits = procedure_limits(conn) if r is not None else None
     if r is None:
         abort(404)
     sets, now = settings(), current_now()
     cal = work_calendar(sets, now)
-    c, _limit = classify_row(r, now, cal, sets.rule_settings())
+    c, _limit = classify_row(r, now, cal, sets.rule_settings(), limits)
     if not outlook_for(r, c.cls, now)["form"] or c.due_used is None or r["received_at"] is None:
         abort(404)  # offered only for a dossier likely late or overdue, without an apology yet
     sees = current_user.scope.sees_personal_data
