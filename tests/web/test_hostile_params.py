@@ -25,6 +25,7 @@ QUERY = {
     "auth.login": ["next"], "views.overview": ["sort"], "views.overdue": LIST, "api.overdue": LIST,
     "api.rates": ["period", "date"], "reports.reports": [*CHOICE, "by", "rollup"], "reports.scores": CHOICE,
     "reports.audits": [*CHOICE, "audit", "detail", "page"], "views.calendar": ["year"],
+    "reports.disagreements": [*CHOICE, "exact", "page"],
 }
 FORM = ["username", "password", "password2", "next", "lang", "display_name", "role", "units", "active", "name",
         "recipients"]
