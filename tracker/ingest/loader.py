@@ -937,8 +937,10 @@ class _PgStore:
             for r in rows:
                 copy.write_row((*pick(r), *constants))
         sets = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in _KEEP_ON_UPDATE)
-        upsert = (f"INSERT INTO dossier ({cols}) SELECT {cols} FROM dossier_stage ON CONFLICT (code) "
-                  f"DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
+        # rows in code order: two imports writing the same dossiers then take their row locks in
+        # the same order and one waits for the other, where files in opposite orders deadlocked
+        upsert = (f"INSERT INTO dossier ({cols}) SELECT {cols} FROM dossier_stage ORDER BY code "
+                  f"ON CONFLICT (code) DO UPDATE SET {sets} WHERE dossier.row_hash <> excluded.row_hash")
         if not history:
             cursor.execute(upsert)
             return
@@ -947,7 +949,7 @@ class _PgStore:
             f"WITH written AS ({upsert} RETURNING id, code) "
             "INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id) "
             "SELECT w.id, v.prev, v.st, v.seq, %s, %s FROM unnest(%s::text[], %s::int[], %s::int[], %s::int[]) "
-            "WITH ORDINALITY AS v(code, prev, st, seq, n) JOIN written AS w ON w.code = v.code ORDER BY v.n "
+            "WITH ORDINALITY AS v(code, prev, st, seq, n) JOIN written AS w ON w.code = v.code ORDER BY w.id, v.n "
             "ON CONFLICT (dossier_id, seq) DO NOTHING",  # already recorded (tracker.models.StatusChange)
             (self.now, self.run_id, codes, prevs, statuses, seqs), binary=True)
 
