@@ -233,7 +233,7 @@ class SmtpTransport:
                                 transient=False, fatal=True)
         return password
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context() if self.security != "none" else None
         if self.security == "ssl":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -256,7 +256,7 @@ class SmtpTransport:
         message was not delivered; a connection lost after it means nobody knows (DeliveryError
         with `unknown`)."""
         if self._conn is None:
-            self._conn = self._connect()
+            self._conn = self.connect()
         conn = self._conn
         code, reply = conn.mail(self.sender)
         if code != 250:

@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from jobs.digest import META_DONE, DigestRun, digest_moment, run_digests
 from tracker.config import Settings
 from tracker.derive import get_meta, now_local, refresh_derived, stale_count
-from tracker.locks import LockBusy, _key, lock_path, named_lock
+from tracker.locks import LockBusy, lock_key, lock_path, named_lock
 
 log = logging.getLogger("jobs.scheduler")
 
@@ -135,7 +135,7 @@ def _whoami() -> str:
 
 def _pg_holder(engine: Engine) -> str:
     """Who holds the scheduler's advisory lock, from pg_locks and pg_stat_activity ('' if unknown)."""
-    key = _key(LOCK_NAME)
+    key = lock_key(LOCK_NAME)
     q = text("SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
              "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
              "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")

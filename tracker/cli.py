@@ -353,11 +353,11 @@ def _load_mapping(path: str | None) -> dict[str, str] | None:
         return None
     import tomllib
 
-    from tracker.config import _mapping
+    from tracker.config import parse_mapping
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return _mapping(data.get("mapping", data))
+        return parse_mapping(data.get("mapping", data))
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         raise CliError(f"--mapping {path}: {exc}", 2) from None
 

@@ -134,7 +134,7 @@ def _dated(v: Any) -> dict[date, str]:
     return out
 
 
-def _mapping(v: Any) -> dict[str, str]:
+def parse_mapping(v: Any) -> dict[str, str]:
     """{'Source label': 'field'}: labels a source uses that the built-in profiles do not know."""
     from tracker.ingest.columns import ALIASES
 
@@ -267,7 +267,7 @@ SETTINGS: tuple[Setting, ...] = (
             "page_param, page_size_param, page_size, first_page, max_pages, items_key, archive (folder; "
             "default true). In the environment: a JSON array.", _sources),
     Setting("import.mapping", {},
-            "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", _mapping),
+            "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", parse_mapping),
     Setting("import.batch_size", 5000, "Rows written per transaction.", _int_range(100, 100_000)),
     Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
     Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",

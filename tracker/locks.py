@@ -24,7 +24,7 @@ class LockBusy(RuntimeError):
     """Somebody else holds the lock; the message says who, where it can."""
 
 
-def _key(name: str) -> int:
+def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
@@ -42,7 +42,7 @@ def named_lock(engine: Engine, name: str, *, what: str) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         conn = engine.connect()
         try:
-            key = _key(name)
+            key = lock_key(name)
             if not conn.execute(select(func.pg_try_advisory_lock(key))).scalar_one():
                 raise LockBusy(f"{what} is already running (PostgreSQL advisory lock '{name}' is held)")
             conn.commit()

@@ -99,7 +99,7 @@ def _run(settings: Settings, run_checks, now) -> list:  # noqa: ANN001
     engine = make_engine(settings.get("database.url"))
     try:
         attach(settings, engine)
-        return run_checks(engine, settings, now, smtp_connect=SmtpTransport(settings)._connect)
+        return run_checks(engine, settings, now, smtp_connect=SmtpTransport(settings).connect)
     finally:
         engine.dispose()
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from tracker.clock import now_local
 from tracker.models import Dossier, DossierOutlook, StatusChange
-from tracker.predict import LEVELS, _months_back, load_records, predict
+from tracker.predict import LEVELS, load_records, months_back, predict
 from tracker.stuck import OPEN_STATUSES, status_since
 
 BATCH = 5000
@@ -25,7 +25,7 @@ def compute_outlook(engine: Engine, settings, now: datetime) -> list[dict]:  # n
     months = settings.get("predict.history_months")
     threshold = settings.get("predict.threshold")
     rec = load_records(engine, cal, settings.rule_settings().comparison,
-                       finished_since=_months_back(now, months))
+                       finished_since=months_back(now, months))
     view = rec.at(now, live=True)
     pr = predict(rec, view, min_history=settings.get("predict.min_history"), months=months)
     by_id = {}

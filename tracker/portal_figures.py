@@ -91,14 +91,14 @@ def _table(path: Path) -> Iterator[tuple[int, list[str]]]:
     if kind in ("xlsx", "xls"):
         from python_calamine import CalamineWorkbook
 
-        from tracker.ingest.workbook import _calamine, cell_text, check_workbook
+        from tracker.ingest.workbook import calamine_or_reject, cell_text, check_workbook
 
         check_workbook(path, kind)  # a sheet claiming a cell at XFD1048576 would abort calamine (issue 12)
         with open_binary(path) as fh:
-            book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
+            book = calamine_or_reject(path.name, lambda: CalamineWorkbook.from_filelike(fh))
         with book:
-            sheet = _calamine(path.name, lambda: book.get_sheet_by_index(0))
-            rows = _calamine(path.name, lambda: sheet.to_python(skip_empty_area=False))
+            sheet = calamine_or_reject(path.name, lambda: book.get_sheet_by_index(0))
+            rows = calamine_or_reject(path.name, lambda: sheet.to_python(skip_empty_area=False))
         for i, row in enumerate(rows, 1):
             yield i, [cell_text(v) for v in row]
         return

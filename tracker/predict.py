@@ -149,7 +149,7 @@ class GroupedKM:
 # ----- what the predictor knows of each dossier ---------------------------------------------------
 
 
-def _months_back(t: datetime, months: int) -> datetime:
+def months_back(t: datetime, months: int) -> datetime:
     y, m = divmod(t.year * 12 + t.month - 1 - months, 12)
     day = min(t.day, 28)
     return t.replace(year=y, month=m + 1, day=day)
@@ -339,7 +339,7 @@ class Prediction:
 
 def predict(rec: Records, view: View, *, min_history: int, months: int) -> Prediction:
     """P(finishes after its due) for every open, running dossier at view.t, from view only."""
-    since = _stamp(_months_back(view.t, months))
+    since = _stamp(months_back(view.t, months))
     usable = view.known & ~np.isnan(view.thr)
     finished = view.finished & usable
     observed = finished & (rec.t_fin >= since) & ~rec.guessed_finish
@@ -433,7 +433,7 @@ def backtest(engine: Engine, cal: WorkCalendar, comparison: str, at_risk_hours: 
     """For each working day of [start, end], at time `at`, predict from what was known then; then
     score against what happened (as known at `now`, default: the latest moment in the data)."""
     first = datetime.combine(start, at)
-    rec = records or load_records(engine, cal, comparison, finished_since=_months_back(first, months))
+    rec = records or load_records(engine, cal, comparison, finished_since=months_back(first, months))
     return score_backtest(rec, start, end, at=at, at_risk_hours=at_risk_hours, min_history=min_history,
                           months=months, threshold=threshold, lead_days=lead_days, now=now)
 

@@ -32,7 +32,7 @@ from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
 from web.i18n import fmt_dt, fmt_num, label
-from web.reports import Choice, _attachment, _bad_download, _base_key, cached, read_choice, settings
+from web.reports import Choice, attachment, bad_download, base_key, cached, read_choice, settings
 
 bp = Blueprint("quality", __name__)
 PANEL_ROLES = ("admin", "cchc")
@@ -129,14 +129,14 @@ def counts_for(c: Choice, ids: frozenset[int] | None) -> dict[str, int] | None:
     the background (see _in_background); None while the first value is being computed."""
     from tracker.quality import counts
     from tracker.reports import END_OF_DAY
-    from web.views import _data_version
+    from web.views import data_version
 
     eng, sets = engine(), settings()
     running = c.as_of is None and c.moment < datetime.combine(c.end, END_OF_DAY)
     moment = c.moment
     key = ("quality", str(eng.url), sets.fingerprint(), c.start, c.end, None if running else moment,
            None if ids is None else tuple(sorted(ids)))
-    return _in_background(key, _data_version(), running,
+    return _in_background(key, data_version(), running,
                           lambda: counts(eng, sets, c.start, c.end, as_of=moment, unit_ids=ids))
 
 
@@ -152,7 +152,7 @@ def panel(c: Choice, ids: frozenset[int] | None, *, wait: bool = False) -> dict[
     if wait:
         from tracker.quality import counts as count
 
-        key = ("quality", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+        key = ("quality", *base_key(c), None if ids is None else tuple(sorted(ids)))
         counts = cached(key, lambda: count(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
     else:
         counts = counts_for(c, ids)
@@ -232,15 +232,15 @@ def listing(kind: str, fmt: str | None = None):  # noqa: ANN201
     c = _choice()
     if c.errors:
         if fmt:
-            return _bad_download(c.errors)
+            return bad_download(c.errors)
         return render_template("quality_list.html", c=c, kind=kind, rows=None, labels=column_labels(),
                                kinds=KIND_LABELS, help=KIND_HELP), 400
     ids = _scope_ids()
-    key = ("quality-list", *_base_key(c), kind, None if ids is None else tuple(sorted(ids)))
+    key = ("quality-list", *base_key(c), kind, None if ids is None else tuple(sorted(ids)))
     rows = cached(key, lambda: quality_rows(engine(), settings(), kind, c.start, c.end, as_of=c.moment, unit_ids=ids))
     columns = COLUMNS[kind]
     if fmt == "csv":
-        return _attachment(list_csv(rows, columns), f"chat-luong-{kind.replace('_', '-')}-{c.start:%Y%m%d}-"
+        return attachment(list_csv(rows, columns), f"chat-luong-{kind.replace('_', '-')}-{c.start:%Y%m%d}-"
                                                     f"{c.end:%Y%m%d}.csv", "text/csv")
     try:
         page = max(1, int(request.args.get("page", "1")))
@@ -303,7 +303,7 @@ def reconcile():  # noqa: ANN201
     if c.errors:
         return render_template("reconcile.html", c=c, rec=None), 400
     last = _asked_end(c)
-    key = ("reconcile", *_base_key(c), last)
+    key = ("reconcile", *base_key(c), last)
     rec = cached(key, lambda: compute(engine(), settings(), c.start, last, as_of=c.moment))
     order = {"unexplained": 0, "explained": 1, "not_published": 2, "match": 3}
     rows = sorted(rec.rows, key=lambda r: (r.start, r.end, order[r.status], r.unit))

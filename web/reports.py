@@ -218,7 +218,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """A value per key for this process. Keys carry the data version (web.views._data_version:
+    """A value per key for this process. Keys carry the data version (web.views.data_version:
     it changes whenever an import ran), the settings fingerprint and the evaluation moment, or
     for a running period evaluated now, the RUNNING_BUCKET slice of the clock it falls in: an
     entry is never stale, only superseded. Cleared whole when it grows past CACHE_MAX."""
@@ -244,10 +244,10 @@ def _moment_key(c: Choice) -> tuple:
     return ("now", stamp)
 
 
-def _base_key(c: Choice) -> tuple:
-    from web.views import _data_version
+def base_key(c: Choice) -> tuple:
+    from web.views import data_version
 
-    return (str(engine().url), settings().fingerprint(), _data_version(), c.start, c.end, _moment_key(c))
+    return (str(engine().url), settings().fingerprint(), data_version(), c.start, c.end, _moment_key(c))
 
 
 def build_report(c: Choice, ids: frozenset[int] | None, *, by: str | None = None, rollup: bool | None = None) -> Report:
@@ -257,7 +257,7 @@ def build_report(c: Choice, ids: frozenset[int] | None, *, by: str | None = None
 
     by = c.by if by is None else by
     rollup = c.rollup if rollup is None else rollup
-    key = ("report", *_base_key(c), by, rollup, None if ids is None else tuple(sorted(ids)))
+    key = ("report", *base_key(c), by, rollup, None if ids is None else tuple(sorted(ids)))
 
     def compute() -> Report:
         report = period_report(engine(), settings(), c.start, c.end, as_of=c.moment, by=by, rollup=rollup,
@@ -324,11 +324,11 @@ def hbar_chart(rows: list[ReportRow], total: ReportRow, *, label_w: int = 250, b
             "avg": "—" if avg is None else fmt_num(avg, 1) + "%"}
 
 
-def _bad_download(errors: list[str]) -> Response:
+def bad_download(errors: list[str]) -> Response:
     return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
 
 
-def _attachment(body: bytes | str, filename: str, mimetype: str) -> Response:
+def attachment(body: bytes | str, filename: str, mimetype: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
@@ -352,7 +352,7 @@ def reports(fmt: str | None = None):  # noqa: ANN201
     ids = _unit_ids(c)
     if c.errors:
         if fmt:
-            return _bad_download(c.errors)
+            return bad_download(c.errors)
         return _render_report(c, None), 400
     report, refusal = _report_or_refusal(c, ids)
     if report is None:
@@ -362,10 +362,10 @@ def reports(fmt: str | None = None):  # noqa: ANN201
         return _render_report(c, None), 503
     name = f"bao-cao-{FILE_BY[c.by]}-{c.start:%Y%m%d}-{c.end:%Y%m%d}"
     if fmt == "xlsx":
-        return _attachment(report_xlsx(report, _reporting_unit(c, ids)), f"{name}.xlsx",
+        return attachment(report_xlsx(report, _reporting_unit(c, ids)), f"{name}.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if fmt == "csv":
-        return _attachment(report_csv(report), f"{name}.csv", "text/csv")
+        return attachment(report_csv(report), f"{name}.csv", "text/csv")
     return _render_report(c, report)
 
 
@@ -373,7 +373,7 @@ def average_times(c: Choice, ids: frozenset[int] | None) -> list:
     """766 criterion 2.2 per procedure (tracker.portal766.average_times) over the units `ids`, cached."""
     from tracker.portal766 import average_times as compute
 
-    key = ("avg-times", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+    key = ("avg-times", *base_key(c), None if ids is None else tuple(sorted(ids)))
     return cached(key, lambda: compute(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
 
 
@@ -474,7 +474,7 @@ def scores(fmt: str | None = None):  # noqa: ANN201
     c.unit = ""
     if c.errors:
         if fmt:
-            return _bad_download(c.errors)
+            return bad_download(c.errors)
         return render_template("scores.html", c=c, lines=None), 400
     try:
         report, overall, units, rules, problem = _score_lines(c)
@@ -485,7 +485,7 @@ def scores(fmt: str | None = None):  # noqa: ANN201
         c.errors.append(_broken_report())
         return render_template("scores.html", c=c, lines=None), 503
     if fmt == "csv":
-        return _attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
+        return attachment(scores_csv([*overall, *rules, *units]), f"cham-diem-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
                            "text/csv")
     units = sorted(units, key=lambda ln: (ln.points is None, -(ln.points or 0), name_key(ln.scope_name or "")))
     methods, methods_total = portal_rows(c, current_user.scope.unit_ids)
@@ -502,7 +502,7 @@ def portal_rows(c: Choice, ids: frozenset[int] | None) -> tuple[list, Any]:
     per unit, the portal's count beside the Biểu 06 count of the same dossiers."""
     from tracker.portal766 import portal_scores
 
-    key = ("portal", *_base_key(c), None if ids is None else tuple(sorted(ids)))
+    key = ("portal", *base_key(c), None if ids is None else tuple(sorted(ids)))
     return cached(key, lambda: portal_scores(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids))
 
 
@@ -545,11 +545,11 @@ def disagreements(fmt: str | None = None):  # noqa: ANN201
         ids = frozenset({unit_tree(engine()).by_code[c.unit].id})
     if c.errors:
         if fmt:
-            return _bad_download(c.errors)
+            return bad_download(c.errors)
         return render_template("score_disagreements.html", c=c, rows=None, units=_unit_choices(), exact=exact), 400
     if fmt == "csv":
         found = portal_disagreements(engine(), settings(), c.start, c.end, as_of=c.moment, unit_ids=ids, limit=None)
-        return _attachment(disagreements_csv(found), f"cham-diem-khac-nhau-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
+        return attachment(disagreements_csv(found), f"cham-diem-khac-nhau-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv",
                            "text/csv")
     _rows, total = portal_rows(c, ids)
     try:
@@ -617,7 +617,7 @@ def audit_rows(name: str, c: Choice, ids: frozenset[int] | None, *, detail: bool
     rows are cached; the scoping is a filter on each row's unit."""
     from tracker.audits import run_audit
 
-    key = ("audit", *_base_key(c), name, detail)
+    key = ("audit", *base_key(c), name, detail)
     rows = cached(key, lambda: run_audit(name, engine(), settings(), as_of=c.moment, start=c.start, end=c.end,
                                          detail=detail))
     if ids is None:
@@ -702,14 +702,14 @@ def audits(fmt: str | None = None):  # noqa: ANN201
     ids = _unit_ids(c)
     if c.errors:
         if fmt:
-            return _bad_download(c.errors)
+            return bad_download(c.errors)
         return render_template("audits.html", c=c, audit=None, counts=None, labels=column_labels(),
                                name=name, detail=detail, units=_unit_choices()), 400
     rows = audit_rows(name, c, ids, detail=detail)
     columns = AUDIT_COLUMNS[(name, detail)]
     if fmt == "csv":
         suffix = "-chi-tiet" if detail else ""
-        return _attachment(audit_csv(rows, columns), f"kiem-tra-{FILE_AUDIT[name]}{suffix}-{c.start:%Y%m%d}-"
+        return attachment(audit_csv(rows, columns), f"kiem-tra-{FILE_AUDIT[name]}{suffix}-{c.start:%Y%m%d}-"
                                                      f"{c.end:%Y%m%d}.csv", "text/csv")
     counts = {a: len(audit_rows(a, c, ids)) for a in AUDITS}
     counts["beyond-limit-dossiers"] = sum(r["beyond_limit"] for r in audit_rows("beyond-limit", c, ids))

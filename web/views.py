@@ -76,7 +76,7 @@ _REPORTS_LOCK = threading.Lock()
 RUNNING_PERIOD_TTL = 300.0  # seconds before a running period's report is recomputed (in the background)
 
 
-def _data_version() -> tuple:
+def data_version() -> tuple:
     """Changes whenever an import ran: cached reports of ended periods stay valid until then."""
     with engine().connect() as conn:
         return tuple(conn.execute(select(func.max(ImportRun.id), func.max(ImportRun.finished_at),
@@ -108,7 +108,7 @@ def _report(start: date, end: date, now: datetime, version: tuple | None = None)
     tells the page to say so. None also when the report refuses (its invariant check failed): the
     page shows no rates, and it is logged."""
     eng, sets, log = engine(), settings(), current_app.logger
-    version = version or _data_version()
+    version = version or data_version()
     ended = now >= datetime.combine(end, datetime.max.time())
     key = (str(eng.url), start, end, sets.fingerprint())
     with _REPORTS_LOCK:
@@ -185,7 +185,7 @@ def _phone_chart(points: list[tuple[str, float | None]]) -> dict:
 def overview():  # noqa: ANN201
     scope = current_user.scope
     now = current_now()
-    version = _data_version()
+    version = data_version()
     counts = CACHE.get_or_compute(("counts", str(engine().url), scope_key(scope), version), _ttl(),
                                   lambda: open_counts(engine(), settings(), now, scope))
     today = now.date()
@@ -266,7 +266,7 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
     f = ListFilters.from_args(request.args)
     _allowed_unit_filter(f)
     scope = current_user.scope
-    page = CACHE.get_or_compute(("list", str(engine().url), scope_key(scope), repr(f), _data_version()), _ttl(),
+    page = CACHE.get_or_compute(("list", str(engine().url), scope_key(scope), repr(f), data_version()), _ttl(),
                                 lambda: overdue_list(engine(), settings(), current_now(), scope, f))
     if fmt == "csv":
         buf = io.StringIO()

@@ -975,7 +975,7 @@ def import_file(engine: Engine, settings: Settings, path: str | Path, *, source:
         result.status, result.message = "failed", one_line(message)
         result.seconds = clock.perf_counter() - started
         if not dry_run:
-            result.run_id = _record_failed_run(engine, source, path, result)
+            result.run_id = record_failed_run(engine, source, path, result)
         return result
 
     try:
@@ -1139,7 +1139,7 @@ def _finish_run(engine: Engine, run_id: int, result: ImportResult, *, keep_messa
             rejected=result.rejected, message=shown(result.message)[:5000]))
 
 
-def _record_failed_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:
+def record_failed_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:
     with engine.begin() as conn:
         run_id = conn.execute(ImportRun.__table__.insert().values(
             source=source, file_name=shown(str(path))[:1000], sha256=result.sha256, format=result.format,

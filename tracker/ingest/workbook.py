@@ -91,7 +91,7 @@ def _is_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def _calamine(where: str, call: Callable[[], T]) -> T:
+def calamine_or_reject(where: str, call: Callable[[], T]) -> T:
     """Run one calamine call; whatever it cannot read becomes FileRejected."""
     try:
         return call()
@@ -110,17 +110,18 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
     check_workbook(path, fmt, limits)
     sha = file_sha256(path)
     with open_binary(path) as fh:
-        book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
+        book = calamine_or_reject(path.name, lambda: CalamineWorkbook.from_filelike(fh))
     with book:
         src = Source(path, sha, "binary", "", format=fmt)
         notes = []
         for index, name in enumerate(book.sheet_names):
             where = f"{path.name} sheet '{name}'"
             try:
-                sheet = _calamine(where, lambda i=index: book.get_sheet_by_index(i))
+                sheet = calamine_or_reject(where, lambda i=index: book.get_sheet_by_index(i))
                 limits.check_grid(where, sheet.end[0] + 1 if sheet.height else 0,
                                   sheet.end[1] + 1 if sheet.width else 0)
-                head = _calamine(where, lambda s=sheet: s.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS))
+                head = calamine_or_reject(
+                    where, lambda s=sheet: s.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS))
             except FileRejected as exc:
                 if "setting import.max_" in str(exc):
                     raise
@@ -154,7 +155,7 @@ def _stream(sheet, where: str, skip: int) -> Iterator[list[Cell]]:  # noqa: ANN0
     """The sheet's rows after the first `skip`, one at a time, as to_python(skip_empty_area=False)
     has them: iter_rows starts at the first row but at the first used column, so each row is padded."""
     pad = [""] * sheet.start[1] if sheet.height else []
-    rows = _calamine(where, sheet.iter_rows)
+    rows = calamine_or_reject(where, sheet.iter_rows)
     for i, row in enumerate(rows):
         if i >= skip:
             yield pad + row if pad else row
