@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check tracker web jobs tests bench
+	$(BIN)/ruff check tracker web jobs cli tests bench
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/due_dates.py

@@ -3,7 +3,7 @@
     .venv/bin/python bench/web.py [--rows 1000000] [--workers 4] [--clients 8] [--seconds 20]
 
 Builds bench/out/web-<rows>.db once (the demo province through the real import path), adds a
-user, starts the dashboard under gunicorn (`web.cli` serve --workers N, what `tthc serve
+user, starts the dashboard under gunicorn (`cli.serve.run_gunicorn`, what `tthc serve
 --workers N` runs) on a free port, logs 8 clients in and has each request the overview and the
 overdue list (with a rotating filter) for the given time. Prints p50 and p95 per page.
 Target: p95 <= 300 ms for both.
@@ -65,10 +65,10 @@ def free_port() -> int:
 
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen:
     code = (
-        "import sys; from tracker.config import load_settings; from web.cli import _gunicorn; "
+        "import sys; from tracker.config import load_settings; from cli.serve import run_gunicorn; "
         f"s = load_settings(env={{}}, overrides={{'database.url': 'sqlite:///{db}', "
         f"'paths.var_dir': '{OUT / 'var'}'}}); sys.argv = ['gunicorn']; "
-        f"_gunicorn(s, '127.0.0.1', {port}, {workers})"
+        f"run_gunicorn(s, '127.0.0.1', {port}, {workers})"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cli.demo import DEMO_USERS, create_demo_users, demo_settings  # noqa: E402
 from tracker.config import load_settings  # noqa: E402
 from tracker.db import make_engine, upgrade  # noqa: E402
 from tracker.demo import build_demo_files  # noqa: E402
-from tracker.demo_setup import DEMO_USERS, _demo_users, demo_settings  # noqa: E402
 from tracker.ingest import import_file, import_procedures, import_units  # noqa: E402
 
 NOW = datetime.now().replace(second=0, microsecond=0)
@@ -39,7 +39,7 @@ def build(tmp: Path):  # noqa: ANN201
     import_units(engine, files.units)
     import_procedures(engine, files.procedures)
     import_file(engine, settings, files.dossiers, source="demo")
-    _demo_users(engine)
+    create_demo_users(engine)
     return engine, settings
 
 

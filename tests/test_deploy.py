@@ -144,7 +144,7 @@ def stack(request, tmp_path_factory):
         request.getfixturevalue("pg_database")  # skips (or fails, when required) without PostgreSQL
 
         env["TTHC_DATABASE_URL"] = fresh_target("postgresql", tmp, request)  # an empty database (createdb)
-    tthc = [sys.executable, "-m", "tracker.cli"]
+    tthc = [sys.executable, "-m", "cli"]
     subprocess.run([*tthc, "init"], env=env, check=True, capture_output=True, cwd=var)
     subprocess.run([*tthc, "demo", "--no-serve", "--per-month", "30"], env=env, check=True, capture_output=True,
                    cwd=var)  # the demo province, small

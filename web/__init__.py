@@ -37,7 +37,7 @@ class TrustedProxies:
     """WSGI middleware: Werkzeug's ProxyFix (one hop of X-Forwarded-For and -Proto) for requests whose
     immediate peer is one of `web.trusted_proxies`; any other request keeps its peer's address and
     scheme, whatever headers it carries. The same under the development server and gunicorn
-    (whose own forwarded_allow_ips is emptied: web.cli)."""
+    (whose own forwarded_allow_ips is emptied: cli.serve)."""
 
     def __init__(self, app, networks: list[str]) -> None:  # noqa: ANN001
         import ipaddress

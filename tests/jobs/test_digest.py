@@ -171,7 +171,7 @@ def test_an_unknown_unit_is_an_error(shared_province):
 def test_preview_prints_what_send_would_send(shared_province, capsys):
     import argparse
 
-    from jobs.cli import cmd_digest
+    from cli.scheduler import cmd_digest
 
     province, settings = shared_province.engine, shared_province.settings()
     args = argparse.Namespace(preview=True, send=False, date=DIGEST_DAY, unit="STP", html=False, retry_unknown=False)
@@ -229,7 +229,7 @@ def test_links_follow_the_dashboard_address_when_base_url_is_unset(shared_provin
 def test_preview_html_writes_only_the_html_document(shared_province, capsys):
     import argparse
 
-    from jobs.cli import cmd_digest
+    from cli.scheduler import cmd_digest
 
     args = argparse.Namespace(preview=True, send=False, date=DIGEST_DAY, unit="STP", html=True, retry_unknown=False)
     assert cmd_digest(args, shared_province.settings()) == 0

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import tracker.cli
-from jobs.cli import cmd_scheduler
+from cli.common import CliError, dispose_engines
+from cli.scheduler import cmd_scheduler
 from jobs.scheduler import TZ, SchedulerBusy, build_scheduler, scheduler_lock
 from tests.conftest import write_export
 from tests.jobs.conftest import CCHC_OFFICER, DOSSIERS, EVERYONE, deliveries, export_row
@@ -33,7 +33,7 @@ def _env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _tthc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "jobs.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -50,8 +50,7 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 30)
 @pytest.fixture
 def cli_engines():
     yield
-    while tracker.cli._ENGINES:
-        tracker.cli._ENGINES.pop().dispose()
+    dispose_engines()
 
 
 def test_a_second_scheduler_says_another_is_running_and_exits(db_url, tmp_path):
@@ -133,5 +132,5 @@ def test_once_refresh_and_import_from_the_command_line(sqlite_db, cli_engines, c
     assert capsys.readouterr().out == "0 dossier(s) recomputed\n"
     assert cmd_scheduler(argparse.Namespace(once="import", date=None), settings) == 0
     assert "no import sources declared" in capsys.readouterr().out
-    with pytest.raises(tracker.cli.CliError, match="--once: no job 'digests'"):
+    with pytest.raises(CliError, match="--once: no job 'digests'"):
         cmd_scheduler(argparse.Namespace(once="digests", date=None), settings)

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from tests.tracker.test_reports import add_dossiers, at, run_cli, seed_catalogues
+from tests.cli.test_main import run_cli
+from tests.tracker.test_reports import add_dossiers, at, seed_catalogues
 from tracker.audits import beyond_limit, export_csv, no_apology, no_due
 
 # Procedure 1.000001: 3 working days; 1.000002: same day; 1.000003: no time limit.

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from cli.main import main
 from tests.conftest import PG_URL, TABLES, write_export
 from tracker.backup import BackupError, backup, backups_in, prune, restore, table_rows, to_keep
-from tracker.cli import main
 from tracker.db import make_engine, upgrade
 from tracker.export import export_dossiers
 
@@ -106,7 +106,7 @@ def test_backup_during_an_import_restores_exactly(db_url, tmp_path, request):
     stop, errors = threading.Event(), []
     reader = threading.Thread(target=dashboard_reads, args=(db_url, stop, errors))
     reader.start()
-    importer = subprocess.Popen([sys.executable, "-m", "tracker.cli", "--config", str(cfg), "import", str(export)],
+    importer = subprocess.Popen([sys.executable, "-m", "cli", "--config", str(cfg), "import", str(export)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -182,7 +182,7 @@ def test_the_calendar_fingerprint_includes_entered_days_only_when_there_are_some
 
 
 def test_tthc_calendar_and_due_include_entered_days(engine, db_url, tmp_path, capsys):
-    from tracker.cli import main
+    from cli.main import main
 
     cfg = tmp_path / "tthc.toml"
     cfg.write_text(f'[database]\nurl = "{db_url}"\n[paths]\nvar_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
@@ -194,7 +194,7 @@ def test_tthc_calendar_and_due_include_entered_days(engine, db_url, tmp_path, ca
 
 
 def test_tthc_due_without_a_database_creates_none(tmp_path, capsys):
-    from tracker.cli import main
+    from cli.main import main
 
     cfg = tmp_path / "tthc.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "db" / "t.db"}"\n', encoding="utf-8")

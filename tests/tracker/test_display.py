@@ -9,8 +9,8 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import update
 
+from cli.main import main
 from tests.conftest import write_export
-from tracker.cli import main
 from tracker.display import safe_text, shown
 from tracker.export import safe_cell, write_dossiers
 from tracker.ingest import import_file

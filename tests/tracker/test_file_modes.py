@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tracker.cli import main
+from cli.main import main
 from tracker.config import load_settings
 from tracker.db import make_engine
 

@@ -12,8 +12,8 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import text
 
+from cli.main import main
 from tests.jobs.conftest import SmtpServer
-from tracker.cli import main
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
 from tracker.health import check_calendar, check_freshness, run_checks, version

@@ -13,10 +13,10 @@ import time
 import pytest
 from sqlalchemy import select
 
+from cli.main import main
 from tests import fixtures_gen as fx
 from tests import hostile as hx
 from tests.conftest import write_export
-from tracker.cli import main
 from tracker.config import load_settings
 from tracker.ingest import import_file
 from tracker.ingest.base import ReadLimits

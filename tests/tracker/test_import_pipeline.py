@@ -184,7 +184,7 @@ def test_a_killed_import_leaves_no_reader_process(db_url, big_file):
     env = {**os.environ, "TTHC_DATABASE_URL": db_url, "TTHC_IMPORT_BATCH_SIZE": "500", "PYTHONPATH": str(ROOT)}
     env.pop("TTHC_CONFIG", None)
     engine = make_engine(db_url)
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(big_file)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "import", str(big_file)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored, deadline = 0, time.monotonic() + 120
     while time.monotonic() < deadline and stored < 2000:

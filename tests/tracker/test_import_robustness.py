@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.gen_igate_csv import generate
+from cli.main import main
 from tests.conftest import write_export
-from tracker.cli import main
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
 from tracker.export import export_dossiers
@@ -49,7 +49,7 @@ def _kill_import_half_way(db_url: str, path: Path, cwd: Path, engine) -> int:  #
     env = {**os.environ, "TTHC_DATABASE_URL": db_url, "TTHC_IMPORT_BATCH_SIZE": "500",
            "PYTHONPATH": str(ROOT)}
     env.pop("TTHC_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "import", str(path)], env=env, cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "import", str(path)], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
     deadline = time.monotonic() + 60

@@ -199,7 +199,7 @@ def test_scores_and_disagreements_of_a_small_month(engine, settings, ids):
 
 
 def test_score_command_portal_json_exactly(engine, settings, ids, capsys):
-    from tests.tracker.test_reports import run_cli
+    from tests.cli.test_main import run_cli
 
     s = _october(engine, settings, ids)
     code, out, err = run_cli(capsys, s, "score", "--method", "portal", "--from", "2026-10-01", "--to", "2026-10-31",

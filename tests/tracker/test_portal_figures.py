@@ -18,7 +18,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from tests.test_cli import run
+from tests.cli.test_main import run
 from tests.tracker.test_reports import add_dossiers, at, seed_catalogues
 from tracker.ingest.base import FileRejected
 from tracker.models import PortalFigure

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
+from tests.cli.test_main import run_cli
 from tracker.config import load_settings
 from tracker.derive import derive, facts_of
 from tracker.models import Dossier, Procedure, ProcedureLimit, Unit
@@ -439,29 +439,6 @@ def test_the_sql_report_equals_classify_on_a_dense_seeded_dataset(engine, settin
 
 
 # ----- the command line ------------------------------------------------------------------------------
-
-
-def run_cli(capsys, settings, *argv: str) -> tuple[int, str, str]:
-    """Run a report_cli command as tracker.cli.main does: its settings, CliError to a one-line
-    message and its exit code, engines disposed. (Until tracker.cli registers the commands.)"""
-    import argparse
-
-    from tracker import cli
-    from tracker.report_cli import add_commands
-
-    parser = argparse.ArgumentParser(prog="tthc")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    try:
-        code = args.func(args, settings)
-    except cli.CliError as exc:
-        print(f"tthc: {exc}", file=sys.stderr)
-        code = exc.code
-    finally:
-        while cli._ENGINES:
-            cli._ENGINES.pop().dispose()
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_report_command_json_csv_table_xlsx_and_one_line_errors(engine, settings, ids, capsys, tmp_path):

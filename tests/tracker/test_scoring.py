@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.tracker.test_reports import MARCH, add_dossiers, run_cli, seed_catalogues
+from tests.cli.test_main import run_cli
+from tests.tracker.test_reports import MARCH, add_dossiers, seed_catalogues
 from tracker.scoring import ScoringRule, apply_rule, parse_rules, score
 
 EXAMPLE_RULES = [  # the example rule set proposed for config.example.toml

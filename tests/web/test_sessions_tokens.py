@@ -13,11 +13,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from cli.common import CliError
+from cli.users import add_commands
 from tests.web import test_admin
 from tests.web.test_admin import NEW_PASSWORD, NOW, login, post
-from tracker.cli import CliError
 from tracker.users import ApiToken, create_token, list_tokens, set_active, user_for_token
-from web.cli import add_commands
 
 office = test_admin.office  # the fixture: three units, an admin, a reception officer, a unit head
 

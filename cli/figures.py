@@ -15,9 +15,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracker import cli as _cli
+from cli.common import (
+    CliError,
+    add_period_args,
+    open_engine,
+    open_output,
+    read_as_of,
+    read_period,
+    refresh_if_stale,
+    write_json,
+    write_rows,
+)
 from tracker.config import Settings
-from tracker.report_cli import _as_of, _json, _output, _period, _period_args
 from tracker.reports import vi_number
 
 STATUS_TEXT = {"match": "khớp", "explained": "giải thích được", "unexplained": "chưa giải thích được",
@@ -30,16 +39,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(args.path)
     if not path.is_file():
-        raise _cli.CliError(f"{args.path}: no such file")
-    engine = _cli._engine(settings)
+        raise CliError(f"{args.path}: no such file")
+    engine = open_engine(settings)
     try:
         res = import_figures(engine, path)
     except FiguresRejected as exc:
         for problem in exc.problems:
             print(f"rejected {problem}", file=sys.stderr)
-        raise _cli.CliError(f"{path.name}: {len(exc.problems)} problem(s); nothing stored") from None
+        raise CliError(f"{path.name}: {len(exc.problems)} problem(s); nothing stored") from None
     except FileRejected as exc:
-        raise _cli.CliError(f"{exc}; nothing stored") from None
+        raise CliError(f"{exc}; nothing stored") from None
     print(f"{res.file}: {res.rows} figure(s) stored, {res.inserted} new, {res.replaced} replaced")
     for note in res.skipped[:5]:
         print(f"skipped {note}")
@@ -62,17 +71,17 @@ def _gap(r) -> str:  # noqa: ANN001
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.portal_figures import reconcile
 
-    start, end = _period(args)
-    as_of = _as_of(args)
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+    start, end = read_period(args)
+    as_of = read_as_of(args)
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     try:
         rec = reconcile(engine, settings, start, end, as_of=as_of)
     except ValueError as exc:
-        raise _cli.CliError(str(exc), 2) from None
-    with _output(args.output) as out:
+        raise CliError(str(exc), 2) from None
+    with open_output(args.output) as out:
         if args.format == "json":
-            _json(rec.as_dict(), out)
+            write_json(rec.as_dict(), out)
             return 0
         if not rec.periods:
             out.write(f"no published figures for periods within {start:%d/%m/%Y} – {end:%d/%m/%Y} "
@@ -88,7 +97,7 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
                 "explained_by": len(r.explained_by),
                 "unexplained": "-" if left is None else f"{left[0]:+d}/{left[1]:+d}",
                 "status": STATUS_TEXT[r.status]})
-        _cli._write_rows(rows, "table", out)
+        write_rows(rows, "table", out)
         for r in rec.rows:
             for e in r.explained_by[:20]:
                 out.write(f"{r.unit} {r.start:%m/%Y}: {e.code} {e.kind} (portal {e.portal or '-'}, "
@@ -103,7 +112,7 @@ def add_commands(sub) -> None:  # noqa: ANN001
     a.add_argument("path")
     a.set_defaults(func=cmd_import)
     a = acts.add_parser("compare", help="ours (both methods), the portal's, the gap and the dossiers behind it")
-    _period_args(a, required=True)
+    add_period_args(a, required=True)
     a.add_argument("--format", choices=["table", "json"], default="table")
     a.add_argument("-o", "--output", help="write to this file")
     a.set_defaults(func=cmd_compare)

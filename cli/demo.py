@@ -6,9 +6,11 @@ stored are recognised by their hash; a new day's files update what changed).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 
+from cli.common import bounded
 from tracker.config import Settings
 from tracker.db import make_engine, upgrade
 from tracker.derive import now_local
@@ -34,6 +36,18 @@ DEMO_SETTINGS = {
          "max_points": 1.0, "bands": [[100, 1.0], [90, 0.5], [0, 0]], "empty_points": 1.0},
     ],
 }
+
+
+def add_commands(sub) -> None:  # noqa: ANN001
+    s = sub.add_parser("demo", help="build a realistic demo province and start the dashboard")
+    s.add_argument("--no-serve", action="store_true", help="build the data only")
+    s.add_argument("--per-month", type=bounded(1, 1_000_000, "a number of dossiers"), default=4000,
+                   help="dossiers per month (default 4000)")
+    s.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    return run_demo(settings, serve=not args.no_serve, per_month=args.per_month)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -74,7 +88,7 @@ DEMO_NAMES = {"admin": "Quản trị hệ thống", "cchc": "Phòng Kiểm soát
               "motcua": "Một cửa phường Vạn Xuân"}  # shown in the header and the users table
 
 
-def _demo_users(engine) -> None:  # noqa: ANN001
+def create_demo_users(engine) -> None:  # noqa: ANN001
     """The demo's personas, created once (re-running the demo keeps them as they are)."""
     from sqlalchemy import select
 
@@ -117,7 +131,7 @@ def _build(engine, settings: Settings, per_month: int) -> bool:  # noqa: ANN001
 
     print(f"  outlook (predicted lateness, time in status) of {refresh_outlook(engine, settings, now)} "
           "open dossier(s) stored")
-    _demo_users(engine)
+    create_demo_users(engine)
     return True
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
+from cli.demo import run_demo
 from tracker.db import make_engine
-from tracker.demo_setup import run_demo
 from tracker.models import Dossier, ImportRun, RejectedRow, Unit
 
 
@@ -31,7 +31,7 @@ def test_demo_builds_through_the_import_path_and_reruns_safely(settings, db_url,
         assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == dossiers
         last = conn.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(1)).mappings().one()
         assert last["inserted"] == 0 and last["unchanged"] > 0
-    from tracker.demo_setup import DEMO_USERS
+    from cli.demo import DEMO_USERS
     from tracker.users import authenticate, list_users
 
     users = {u["username"]: u for u in list_users(engine)}
@@ -76,13 +76,13 @@ def test_serve_answers_over_http(tmp_path):
 def test_the_demo_fills_what_a_province_declares_without_overriding_it(settings):
     """Biểu 06's agency block and signatures, an example PAR rule set (the one config.example.toml
     documents) and CCHC digest recipients: the demo shows all of them; a deployment's own values win."""
+    from cli.demo import demo_settings
     from tracker.config import load_settings
-    from tracker.demo_setup import demo_settings
 
     demo = demo_settings(settings)
     assert demo.get("report.agency") == "Văn phòng UBND tỉnh" and demo.get("report.place") == "Sơn Hà"
     assert demo.get("digest.cchc_recipients") and len(demo.get("scoring.rules")) == 4
-    example = load_settings(Path(__file__).resolve().parents[1] / "config.example.toml", env={})
+    example = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml", env={})
     assert demo.get("scoring.rules") == example.get("scoring.rules")
     own = load_settings(env={}, overrides={"report.agency": "Sở Nội vụ"})
     assert demo_settings(own).get("report.agency") == "Sở Nội vụ"

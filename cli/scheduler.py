@@ -1,12 +1,10 @@
-"""`tthc scheduler` and `tthc digest`, added to the `tthc` parser by `add_commands(sub)`.
+"""`tthc scheduler` and `tthc digest`: the jobs package's work, run on schedule or by hand.
 
     tthc scheduler                        the long-running process (one per database)
     tthc scheduler --once digest          one job now, then exit (cron, operators); also refresh,
                                           import (every declared source) and import:NAME
     tthc digest --preview [--unit CODE] [--date D] [--html]
     tthc digest --send [--date D] [--unit CODE] [--retry-unknown]
-
-`python -m jobs.cli …` runs the same commands on their own.
 """
 
 from __future__ import annotations
@@ -14,16 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
 from datetime import date, datetime
 
-from tracker.cli import CliError, _engine, _print_import
+from cli.common import CliError, open_engine, print_import
 from tracker.config import Settings
 
 ONCE_HELP = "run one job now and exit: digest, refresh, import (every declared source) or import:NAME"
-
-
-DIGEST_YEARS = (1990, 2100)  # the years the dashboard's reports cover; the calendar is built around them
 
 
 def _date(text: str) -> date:
@@ -42,7 +36,7 @@ def _date(text: str) -> date:
     raise argparse.ArgumentTypeError(f"'{text}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub) -> None:  # noqa: ANN001
     s = sub.add_parser("scheduler", help="run imports, the refresh and the morning digests on schedule")
     s.add_argument("--once", metavar="JOB", help=ONCE_HELP)
     s.add_argument("--date", type=_date, help="with --once digest: the digest date (default: today)")
@@ -123,7 +117,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
     if (args.html and not args.preview) or (args.retry_unknown and not args.send):
         raise CliError("--html goes with --preview, --retry-unknown with --send", 2)
-    engine = _engine(settings)
+    engine = open_engine(settings)
     day = args.date or now_local().date()
     try:
         run = run_digests(engine, settings, day, send=args.send, unit=args.unit, explicit=True,
@@ -151,7 +145,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     if args.once and args.once not in ONCE_JOBS[:3] and not args.once.startswith("import:"):
         raise CliError(f"--once: no job '{args.once}': {ONCE_HELP}", 2)
     _log_to_stderr(logging.WARNING if args.once else logging.INFO, settings.get("log.format"))
-    engine = _engine(settings)
+    engine = open_engine(settings)
     if not args.once:
         if warning := settings.base_url_warning():
             print(warning, file=sys.stderr)
@@ -179,19 +173,6 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         if not source_run.results:
             print(f"{source_run.spec.name}: nothing new to import")
         for res in source_run.results:
-            _print_import(res)
+            print_import(res)
         codes.append(source_run.exit_code)
     return 1 if 1 in codes else max(codes)
-
-
-# ----- standalone: python -m jobs.cli (the same as `tthc`) -------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from tracker.cli import main as tthc_main
-
-    return tthc_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

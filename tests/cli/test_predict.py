@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from tests.cli.test_main import run
 from tests.conftest import write_export
-from tests.test_cli import cli_db, run  # noqa: F401  (fixtures and helper shared with the CLI tests)
 from tracker.db import make_engine
 from tracker.models import DossierOutlook
 
@@ -30,7 +30,7 @@ def _rows() -> list[list[str]]:
     return rows
 
 
-def test_refresh_stores_and_backtest_prints(cli_db, capsys, tmp_path):  # noqa: F811
+def test_refresh_stores_and_backtest_prints(cli_db, capsys, tmp_path):
     code, _, err = run(capsys, "import", str(write_export(tmp_path / "x.csv", _rows())))
     assert code == 0, err
     code, out, _ = run(capsys, "refresh")
@@ -49,7 +49,7 @@ def test_refresh_stores_and_backtest_prints(cli_db, capsys, tmp_path):  # noqa: 
     assert code == 0 and figures["days"] == 10 and figures["scores"]["predict"]["precision"] >= 0.8
 
 
-def test_bad_dates_are_one_line_errors(cli_db, capsys):  # noqa: F811
+def test_bad_dates_are_one_line_errors(cli_db, capsys):
     code, _, err = run(capsys, "predict", "backtest", "--from", "2026-13-01", "--to", "2026-03-13")
     assert code == 2 and "--from: '2026-13-01' is not a date" in err
     code, _, err = run(capsys, "predict", "backtest", "--from", "2026-03-13", "--to", "2026-03-01")

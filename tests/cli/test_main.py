@@ -10,24 +10,32 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cli.common import CliError, dispose_engines
+from cli.main import build_parser, main
 from tests.conftest import write_export
-from tracker.cli import main
 from tracker.db import make_engine
 from tracker.models import Dossier
 
 UNIT = "UBND phường Bình Minh"
 
 
-@pytest.fixture
-def cli_db(db_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("TTHC_DATABASE_URL", db_url)
-    monkeypatch.setenv("TTHC_PATHS_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.chdir(tmp_path)
-    return db_url
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_cli(capsys, settings, *argv: str) -> tuple[int, str, str]:
+    """Run a command as cli.main.main does, but with these settings: CliError to a one-line
+    message and its exit code, engines disposed."""
+    args = build_parser().parse_args(list(argv))
+    try:
+        code = args.func(args, settings)
+    except CliError as exc:
+        print(f"tthc: {exc}", file=sys.stderr)
+        code = exc.code
+    finally:
+        dispose_engines()
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -1,4 +1,4 @@
-"""`tthc users add|list|token` (web.cli), on SQLite and PostgreSQL; passwords stored hashed."""
+"""`tthc users add|list|token` (cli.users), on SQLite and PostgreSQL; passwords stored hashed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import io
 import pytest
 from sqlalchemy import select
 
-from tracker.cli import CliError
+from cli.common import CliError
+from cli.users import add_commands
 from tracker.db import make_engine
 from tracker.ingest import import_units
 from tracker.users import ApiToken, User, authenticate, user_for_token
-from web.cli import add_commands
 
 
 def run(settings, monkeypatch, *argv: str, stdin: str = "") -> None:

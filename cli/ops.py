@@ -1,6 +1,6 @@
 """`tthc backup`, `tthc restore`, `tthc check`, `tthc version`: running the product (docs/deploy.md).
 
-Hooked into tracker.cli's parser by `add_commands`."""
+Registered on cli.main's parser by `add_commands`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli.common import CliError, open_engine
 from tracker.config import ConfigError, Settings, load_settings
 
 
@@ -33,10 +34,9 @@ def add_commands(sub) -> None:  # noqa: ANN001
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.backup import BackupError, backup, backup_dir, default_name
-    from tracker.cli import CliError, _engine
     from tracker.derive import now_local
 
-    _engine(settings)  # a reachable, migrated database, or a clear error
+    open_engine(settings)  # a reachable, migrated database, or a clear error
     url = settings.get("database.url")
     out = Path(args.output) if args.output else backup_dir(settings) / default_name(url, now_local())
     if not args.output:
@@ -51,7 +51,6 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.backup import BackupError, restore
-    from tracker.cli import CliError
     from tracker.db import head_revision, is_current, make_engine
 
     url = settings.get("database.url")

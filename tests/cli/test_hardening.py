@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from tests.conftest import write_export
-from tracker.cli import main
 
 UNIT = "UBND phường Bình Minh"
 

@@ -1,13 +1,12 @@
-"""`tthc users …` and `tthc serve [--workers N]`, hooked into tracker.cli's parser by `add_commands`."""
+"""`tthc users add|list|token|tokens|revoke`: the dashboard's users and their API tokens."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import socket
 import sys
 
-from tracker.cli import _bounded
+from cli.common import CliError, bounded, open_engine
 
 
 def add_commands(sub) -> None:  # noqa: ANN001
@@ -35,29 +34,12 @@ def add_commands(sub) -> None:  # noqa: ANN001
     rv.add_argument("token_id", type=_token_id)
     rv.set_defaults(func=cmd_users_revoke)
 
-    if "serve" in sub.choices:  # tracker.cli's own `serve` (no --workers) is still registered
-        return
-    s = sub.add_parser("serve", help="start the dashboard (development server, or gunicorn with --workers)")
-    s.add_argument("--host")
-    s.add_argument("--port", type=_port)
-    s.add_argument("--workers", type=_bounded(0, 64, "a number of workers"), default=0,
-                   help="run gunicorn with N worker processes")
-    s.set_defaults(func=cmd_serve)
 
-
-_port = _bounded(1, 65535, "a port")
-_days = _bounded(1, 3650, "a number of days")
-_token_id = _bounded(1, 2**31 - 1, "a token id")
-
-
-def _engine(settings):  # noqa: ANN001, ANN202
-    from tracker.cli import _engine as engine
-
-    return engine(settings)
+_days = bounded(1, 3650, "a number of days")
+_token_id = bounded(1, 2**31 - 1, "a token id")
 
 
 def cmd_users_add(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
-    from tracker.cli import CliError
     from tracker.users import UserError, create_user
 
     if args.password_stdin:
@@ -67,7 +49,7 @@ def cmd_users_add(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         if getpass.getpass("Again: ") != password:
             raise CliError("passwords differ")
     try:
-        create_user(_engine(settings), args.username, args.role, password, unit_codes=args.unit,
+        create_user(open_engine(settings), args.username, args.role, password, unit_codes=args.unit,
                     display_name=args.name)
     except UserError as exc:
         raise CliError(str(exc)) from None
@@ -78,7 +60,7 @@ def cmd_users_add(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 def cmd_users_list(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     from tracker.users import list_users
 
-    for u in list_users(_engine(settings)):
+    for u in list_users(open_engine(settings)):
         state = "" if u["active"] else " (inactive)"
         print(f"{u['username']}\t{u['role']}\t{','.join(u['units'])}{state}")
     return 0
@@ -87,7 +69,6 @@ def cmd_users_list(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 def _user_id(engine, username: str) -> int:  # noqa: ANN001
     from sqlalchemy import select
 
-    from tracker.cli import CliError
     from tracker.users import User
 
     with engine.connect() as conn:
@@ -98,10 +79,9 @@ def _user_id(engine, username: str) -> int:  # noqa: ANN001
 
 
 def cmd_users_token(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
-    from tracker.cli import CliError
     from tracker.users import UserError, create_token
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     uid = _user_id(engine, args.username)
     days = args.days or settings.get("web.api_token_days")
     try:
@@ -117,7 +97,7 @@ def cmd_users_tokens(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     from tracker.clock import now_local
     from tracker.users import list_tokens, token_state
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     now = now_local()
 
     def when(v) -> str:  # noqa: ANN001
@@ -133,59 +113,9 @@ def cmd_users_tokens(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
 
 def cmd_users_revoke(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
-    from tracker.cli import CliError
     from tracker.users import revoke_token
 
-    if not revoke_token(_engine(settings), args.token_id):
+    if not revoke_token(open_engine(settings), args.token_id):
         raise CliError(f"token {args.token_id}: not found or already revoked")
     print(f"token {args.token_id} revoked")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
-    from tracker.cli import CliError
-
-    host = args.host or settings.get("web.host")
-    port = args.port or settings.get("web.port")
-    if args.workers:
-        print(f"Dashboard: http://{host}:{port}", flush=True)
-        if warning := settings.base_url_warning():
-            print(warning, file=sys.stderr, flush=True)
-        return _gunicorn(settings, host, port, args.workers)
-    from werkzeug.serving import make_server
-
-    from web import create_app
-
-    app = create_app(settings)
-    try:  # bound here (Werkzeug would print two lines and exit), then announced: what is printed is where it listens
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    except OSError as exc:
-        raise CliError(f"serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server = make_server(host, port, app, threaded=True, fd=sock.detach())
-    print(f"Dashboard: http://{host}:{server.socket.getsockname()[1]}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
-
-
-def _gunicorn(settings, host: str, port: int, workers: int) -> int:  # noqa: ANN001
-    from gunicorn.app.base import BaseApplication
-
-    class App(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", 2)
-            self.cfg.set("accesslog", None)
-            # forwarded headers are believed by web.TrustedProxies (web.trusted_proxies) alone
-            self.cfg.set("forwarded_allow_ips", "")
-
-        def load(self):  # noqa: ANN202
-            from web import create_app
-
-            return create_app(settings)
-
-    App().run()
     return 0

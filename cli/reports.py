@@ -6,7 +6,7 @@
     tthc audit  beyond-limit|no-apology|no-due [--from D --to D] [--as-of T] [--detail]
                 [--format table|csv|json] [-o FILE]
 
-`add_commands(sub)` registers them on tracker.cli's subparsers. Dates are YYYY-MM-DD or dd/mm/yyyy;
+`add_commands(sub)` registers them on cli.main's subparsers. Dates are YYYY-MM-DD or dd/mm/yyyy;
 a bad one is a one-line error with exit code 2. Without --as-of a report is evaluated now, or at
 the end of its last day when the period has ended (RULES §6).
 """
@@ -15,83 +15,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from contextlib import contextmanager
-from datetime import date, datetime
-from typing import IO, Any
+from datetime import datetime
+from typing import Any
 
-from tracker import cli as _cli  # a module reference: tracker.cli may import this module at its top
+from cli.common import (
+    CliError,
+    add_period_args,
+    open_engine,
+    open_output,
+    read_as_of,
+    read_period,
+    refresh_if_stale,
+    write_json,
+    write_rows,
+)
 from tracker.config import Settings
-from tracker.files import open_private
 from tracker.reports import BY, Report, period_report, vi_number
 
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
 BY_LABELS = {"unit": "đơn vị", "field": "lĩnh vực", "procedure": "thủ tục", "channel": "kênh", "level": "cấp"}
 
 
-def parse_day(text: str, flag: str) -> date:
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
-    raise _cli.CliError(f"{flag}: '{text}' is not a date: expected YYYY-MM-DD or dd/mm/yyyy", 2)
-
-
-def parse_moment(text: str | None) -> datetime | None:
-    from tracker.ingest.values import ValueProblem, parse_datetime
-
-    if text is None:
-        return None
-    try:
-        value = parse_datetime(text)
-    except ValueProblem as exc:
-        raise _cli.CliError(f"--as-of: {exc}", 2) from None
-    if value is None:
-        raise _cli.CliError("--as-of: a date and time is needed, e.g. '2026-03-18 16:30'", 2)
-    return value
-
-
-def _period(args: argparse.Namespace, *, required: bool = True) -> tuple[date | None, date | None]:
-    start = parse_day(args.start, "--from") if args.start else None
-    end = parse_day(args.end, "--to") if args.end else None
-    if (start is None) != (end is None) or (required and start is None):
-        raise _cli.CliError("give the period with both --from and --to", 2)
-    if start is not None and end is not None and end < start:
-        raise _cli.CliError(f"--to {end:%d/%m/%Y} is before --from {start:%d/%m/%Y}", 2)
-    return start, end
-
-
-def _as_of(args: argparse.Namespace) -> datetime:
-    from tracker.derive import now_local
-
-    return parse_moment(args.as_of) or now_local()
-
-
-def _setting(settings: Settings, key: str, default: Any) -> Any:
+def _setting(settings: Settings, key: str, default: Any) -> Any:  # noqa: ANN401
     """A setting that tracker.config may not declare yet (report.province, scoring.rules)."""
     try:
         return settings.get(key)
     except KeyError:
         return default
-
-
-@contextmanager
-def _output(path: str | None, *, bom: bool = False):  # noqa: ANN202
-    if not path or path == "-":
-        yield sys.stdout
-        return
-    try:
-        fh = open_private(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="" if bom else None)
-    except OSError as exc:
-        raise _cli.CliError(f"-o {path}: {exc.strerror or exc}") from None
-    with fh:
-        yield fh
-
-
-def _json(data: Any, out: IO[str]) -> None:
-    json.dump(data, out, ensure_ascii=False, indent=2, default=str)
-    out.write("\n")
 
 
 # ----- report --------------------------------------------------------------------------------------
@@ -104,18 +53,18 @@ def _heading(report: Report) -> str:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    start, end = _period(args)
-    as_of = _as_of(args)
+    start, end = read_period(args)
+    as_of = read_as_of(args)
     if args.rollup and args.by != "unit":
-        raise _cli.CliError("--rollup applies to --by unit", 2)
+        raise CliError("--rollup applies to --by unit", 2)
     if args.format == "xlsx" and not args.output:
-        raise _cli.CliError("--format xlsx needs -o FILE.xlsx", 2)
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+        raise CliError("--format xlsx needs -o FILE.xlsx", 2)
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     try:
         report = period_report(engine, settings, start, end, as_of=as_of, by=args.by, rollup=args.rollup)
     except ValueError as exc:
-        raise _cli.CliError(str(exc), 2) from None
+        raise CliError(str(exc), 2) from None
     if args.format == "xlsx":
         from dataclasses import replace
 
@@ -128,14 +77,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         try:
             write_report_xlsx(report, args.output, form=form)
         except OSError as exc:
-            raise _cli.CliError(f"-o {args.output}: {exc.strerror or exc}") from None
+            raise CliError(f"-o {args.output}: {exc.strerror or exc}") from None
         print(f"{len(report.rows)} row(s) and the total written to {args.output}")
         return 0
-    with _output(args.output, bom=args.format == "csv") as out:
+    with open_output(args.output, bom=args.format == "csv") as out:
         if args.format == "json":
-            _json(report.as_dicts(), out)
+            write_json(report.as_dicts(), out)
         elif args.format == "csv":
-            _cli._write_rows(report.as_dicts(), "csv", out)
+            write_rows(report.as_dicts(), "csv", out)
         else:
             out.write(_heading(report) + "\n")
             rows = []
@@ -143,7 +92,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
                 shown = r.display()
                 shown["name"] = "  " * r.depth + r.name
                 rows.append(shown)
-            _cli._write_rows(rows, "table", out)
+            write_rows(rows, "table", out)
     return 0
 
 
@@ -187,25 +136,25 @@ def _portal_json(method: str, units, total, dossiers) -> str:  # noqa: ANN001
 def cmd_portal_score(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.portal766 import dossier_verdicts, portal_scores
 
-    start, end = _period(args)
-    as_of = _as_of(args)
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+    start, end = read_period(args)
+    as_of = read_as_of(args)
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     try:
         units, total = portal_scores(engine, settings, start, end, as_of=as_of)
     except ValueError as exc:
-        raise _cli.CliError(str(exc), 2) from None
+        raise CliError(str(exc), 2) from None
     dossiers = dossier_verdicts(engine, settings, start, end, as_of=as_of) if args.dossiers else None
     total.key = "total"
-    with _output(args.output) as out:
+    with open_output(args.output) as out:
         if args.format == "json":
             out.write(_portal_json("portal", units, total, dossiers) + "\n")
             return 0
         rows = [{"key": u.key, "name": u.name, "received": vi_number(u.received), "on_time": vi_number(u.on_time),
                  "late": vi_number(u.late), "score": vi_number(u.score, 2)} for u in [*units, total]]
-        _cli._write_rows(rows, "table", out)
+        write_rows(rows, "table", out)
         if dossiers is not None:
-            _cli._write_rows([{"unit": uc, "code": v.code, "verdict": v.verdict,
+            write_rows([{"unit": uc, "code": v.code, "verdict": v.verdict,
                                "end_at": f"{v.end_at:%Y-%m-%d %H:%M:%S}", "reason": v.explain("vi")}
                               for uc, _, v in dossiers], "table", out)
     return 0
@@ -217,25 +166,25 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if args.method == "portal":
         return cmd_portal_score(args, settings)
     if args.dossiers:
-        raise _cli.CliError("--dossiers applies to --method portal", 2)
-    start, end = _period(args)
-    as_of = _as_of(args)
+        raise CliError("--dossiers applies to --method portal", 2)
+    start, end = read_period(args)
+    as_of = read_as_of(args)
     try:
         rules = parse_rules(_setting(settings, "scoring.rules", []))
     except ValueError as exc:
-        raise _cli.CliError(f"settings: scoring.rules: {exc}") from None
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+        raise CliError(f"settings: scoring.rules: {exc}") from None
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     try:
         lines = score(engine, settings, start, end, as_of, rules)
     except ValueError as exc:
-        raise _cli.CliError(str(exc), 2) from None
-    with _output(args.output) as out:
+        raise CliError(str(exc), 2) from None
+    with open_output(args.output) as out:
         if args.format == "json":
-            _json([line.as_dict() for line in lines], out)
+            write_json([line.as_dict() for line in lines], out)
             return 0
         rows = [_score_row(ln) for ln in lines]
-        _cli._write_rows(rows, "table", out)
+        write_rows(rows, "table", out)
         for ln in lines:
             if ln.note:
                 out.write(f"{ln.rule}: {ln.note}\n")
@@ -247,7 +196,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 # ----- audit ---------------------------------------------------------------------------------------
 
 
-def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _dated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else v for k, v in r.items()}
             for r in rows]
 
@@ -255,25 +204,25 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.audits import run_audit, write_csv
 
-    start, end = _period(args, required=False)
-    as_of = _as_of(args)
+    start, end = read_period(args, required=False)
+    as_of = read_as_of(args)
     if args.detail and args.audit != "beyond-limit":
-        raise _cli.CliError("--detail applies to beyond-limit", 2)
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+        raise CliError("--detail applies to beyond-limit", 2)
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     try:
         rows = run_audit(args.audit, engine, settings, as_of=as_of, start=start, end=end, detail=args.detail)
     except ValueError as exc:
-        raise _cli.CliError(str(exc), 2) from None
-    with _output(args.output, bom=args.format == "csv") as out:
+        raise CliError(str(exc), 2) from None
+    with open_output(args.output, bom=args.format == "csv") as out:
         if args.format == "csv":
             write_csv(rows, out)
         elif args.format == "json":
-            _json(_shown(rows), out)
+            write_json(_dated(rows), out)
         else:
             period = f" {start:%d/%m/%Y} – {end:%d/%m/%Y}" if start and end else ""
             out.write(f"{args.audit}{period}: {len(rows)} row(s)\n")
-            _cli._write_rows(_shown(rows), "table", out)
+            write_rows(_dated(rows), "table", out)
     if args.output and args.output != "-":
         print(f"{len(rows)} row(s) written to {args.output}")
     return 0
@@ -282,18 +231,10 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 # ----- parser --------------------------------------------------------------------------------------
 
 
-def _period_args(s: argparse.ArgumentParser, *, required: bool) -> None:
-    s.add_argument("--from", dest="start", required=required, metavar="DATE",
-                   help="first day of the period, e.g. 2026-03-01 or 01/03/2026")
-    s.add_argument("--to", dest="end", required=required, metavar="DATE", help="last day of the period")
-    s.add_argument("--as-of", metavar="MOMENT",
-                   help="evaluate at this moment (default: now; a period that has ended: its last day 23:59:59)")
-
-
-def add_commands(sub) -> None:  # noqa: ANN001  (argparse's private _SubParsersAction)
-    """Register `report`, `score` and `audit` on tracker.cli's subparsers."""
+def add_commands(sub) -> None:  # noqa: ANN001  (argparse's _SubParsersAction)
+    """Register `report`, `score` and `audit` on main's subparsers."""
     s = sub.add_parser("report", help="period report (Biểu 06 / II.06a) per unit, field, procedure, channel or level")
-    _period_args(s, required=True)
+    add_period_args(s, required=True)
     s.add_argument("--by", choices=BY, default="unit", help="one row per … (default: unit)")
     s.add_argument("--rollup", action="store_true", help="by unit: each unit's row counts its whole subtree")
     s.add_argument("--format", choices=["table", "json", "csv", "xlsx"], default="table")
@@ -302,7 +243,7 @@ def add_commands(sub) -> None:  # noqa: ANN001  (argparse's private _SubParsersA
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("score", help="766 progress score per unit and overall, and the [[scoring.rules]]")
-    _period_args(s, required=True)
+    add_period_args(s, required=True)
     s.add_argument("--method", type=parse_method, default="bieu06", metavar="biểu06|portal",
                    help="biểu06 (default): RULES §7 over the Biểu 06 counts; portal: the national portal's "
                         "reading of criterion 2.1 (tracker.portal766)")
@@ -313,7 +254,7 @@ def add_commands(sub) -> None:  # noqa: ANN001  (argparse's private _SubParsersA
 
     s = sub.add_parser("audit", help="appointments beyond the legal limit, late without apology, no appointment")
     s.add_argument("audit", choices=["beyond-limit", "no-apology", "no-due"])
-    _period_args(s, required=False)
+    add_period_args(s, required=False)
     s.add_argument("--detail", action="store_true", help="beyond-limit: one row per dossier")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
     s.add_argument("-o", "--output", help="write to this file (CSV in UTF-8 with a BOM for Excel)")

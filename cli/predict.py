@@ -17,21 +17,20 @@ import sys
 from dataclasses import asdict
 from datetime import time
 
-from tracker import cli as _cli
+from cli.common import CliError, moment, open_engine, parse_day, refresh_if_stale
 from tracker.config import Settings
-from tracker.report_cli import parse_day
 
 
 def _time(text: str) -> time:
     try:
         return time.fromisoformat(text.strip())
     except ValueError:
-        raise _cli.CliError(f"--at: '{text}' is not a time: expected HH:MM", 2) from None
+        raise CliError(f"--at: '{text}' is not a time: expected HH:MM", 2) from None
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _cli._engine(settings)
-    _cli._fresh(engine, settings)
+    engine = open_engine(settings)
+    refresh_if_stale(engine, settings)
     if args.action == "refresh":
         from tracker.outlook import refresh_outlook
 
@@ -40,10 +39,10 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.predict import backtest
 
     if not args.start or not args.end:
-        raise _cli.CliError("predict backtest: --from and --to are required", 2)
+        raise CliError("predict backtest: --from and --to are required", 2)
     start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
     if end < start:
-        raise _cli.CliError(f"--to {end} is before --from {start}", 2)
+        raise CliError(f"--to {end} is before --from {start}", 2)
     rules = settings.rule_settings()
     bt = backtest(engine, settings.work_calendar(), rules.comparison, rules.at_risk_hours, start, end,
                   at=_time(args.at) if args.at else settings.get("digest.time"),
@@ -65,7 +64,7 @@ def add_commands(sub) -> None:  # noqa: ANN001
     s.add_argument("--from", dest="start", help="first day of the backtest (YYYY-MM-DD)")
     s.add_argument("--to", dest="end", help="last day of the backtest")
     s.add_argument("--at", help="time of day each prediction is made (default: digest.time)")
-    s.add_argument("--now", type=_cli._moment, help="what happened is judged as known at this moment "
+    s.add_argument("--now", type=moment, help="what happened is judged as known at this moment "
                                                     "(default: the latest moment in the data)")
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.set_defaults(func=cmd_predict)
