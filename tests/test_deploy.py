@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 INSTALLED = "/opt/tthc"  # where docs/deploy.md puts the clone; the tests use this one
 REQUIRE_NGINX = bool(os.environ.get("TRACKER_TEST_REQUIRE_NGINX"))
-PASSWORD = "demo-admin-2026"  # tracker.demo_setup.DEMO_USERS
+PASSWORD = "demo-admin-2026"  # cli.demo.DEMO_USERS
 TOKEN = "deploy-test-token"
 
 

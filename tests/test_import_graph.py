@@ -2,7 +2,7 @@
 into another's private names.
 
 Read with `ast`, not by importing: an import inside a function counts as much as one at the top.
-Each failure names the file, the line and the import or attribute, e.g.
+Each failure names the file, the line and the import or attribute, e.g. (two it found before cli/ existed)
 
     tracker/demo_setup.py:60: tracker imports web: from web import create_app
     jobs/cli.py:20: private name of tracker.cli: from tracker.cli import _engine
