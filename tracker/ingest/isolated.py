@@ -23,7 +23,8 @@ from sqlalchemy import Engine, update
 
 from tracker.config import Settings
 from tracker.derive import now_local
-from tracker.ingest.loader import ImportResult, _record_failed_run, import_file
+from tracker.ingest.loader import import_file
+from tracker.ingest.runs import ImportResult, record_failed_run
 from tracker.models import ImportRun
 
 
@@ -105,7 +106,7 @@ def _failed(engine: Engine, source: str, path: Path, reason: str, started_at) ->
     if changed:
         result.run_id = changed[-1]
     else:
-        result.run_id = _record_failed_run(engine, source, path, result)
+        result.run_id = record_failed_run(engine, source, path, result)
     return result
 
 
