@@ -27,7 +27,7 @@ from tracker.ingest import import_file
 from tracker.locks import source_lock
 from tracker.models import Dossier, ImportRun
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UNIT = "Sở Xây dựng"
 HEADER = ["Mã hồ sơ", "Mã TTHC", "Tên thủ tục hành chính", "Đơn vị tiếp nhận", "Chủ hồ sơ", "Số điện thoại",
           "Kênh nộp", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày yêu cầu bổ sung", "Ngày bổ sung", "Ngày xin lỗi",
