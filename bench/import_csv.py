@@ -12,12 +12,12 @@ The generated file carries no time limits, so by itself the import computes no l
 --limits adds a first import into a database that holds the procedures catalogue with their
 limits (gen_igate_csv.write_procedures), where every dossier's due date is computed.
 
-Where the time goes (1,000,000 rows, a 2-core machine; tracker.ingest.loader and .batches say
+Where the time goes (1,000,000 rows, a 2-core machine; tracker.ingest.loader, .writer and .batches say
 what was done about it). A re-import is a reader process splitting, normalising and keying rows
 (~3 µs a row) while the importer looks them up, 400 to a statement: the slower of the two is the
 time. A first import into an empty database is the importer parsing, resolving, hashing,
 deriving and binding each row (~20 µs in Python) and SQLite storing it, the secondary indexes
-built at the end (tracker.ingest.loader._indexes_deferred; with them kept, new entries land all
+built at the end (tracker.ingest.stores.indexes_deferred; with them kept, new entries land all
 over the date-keyed indexes and the import takes 40% longer). The "of which cannot go" line
 stores the rows the first import stored, already made, through Python's sqlite3: what any
 importer written in Python pays before reading a byte of the file (2.6x the floor here).
@@ -86,7 +86,7 @@ def store_floor(imported: Path, target: Path) -> float:
     import sqlite3
 
     from tracker.db import drop_indexes, make_engine, restore_indexes, upgrade
-    from tracker.ingest.loader import _import_connection  # the import's own connection settings
+    from tracker.ingest.stores import import_connection  # the import's own connection settings
 
     engine = make_engine(fresh_sqlite(target))
     upgrade(engine)
@@ -105,7 +105,7 @@ def store_floor(imported: Path, target: Path) -> float:
               f"VALUES ({', '.join(['?'] * len(columns) + literal)})")
     reader = source.execute(f"SELECT {', '.join(columns)} FROM dossier ORDER BY id")
     elapsed = 0.0
-    with _import_connection(engine) as conn:
+    with import_connection(engine) as conn:
         cursor = conn.connection.driver_connection.cursor()
         while chunk := reader.fetchmany(5000):
             t = time.perf_counter()

@@ -167,7 +167,7 @@ def table_list(value: Any, name: str) -> list:
 
 
 def _sources(v: Any) -> list:
-    from tracker.ingest.sources import parse_sources
+    from tracker.ingest.sources.specs import parse_sources
 
     return parse_sources(v)
 

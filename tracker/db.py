@@ -66,7 +66,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def deferrable_indexes() -> list[Index]:
     """The dossier table's secondary indexes: what a first import into an empty table drops
-    and builds again at its end (tracker.ingest.loader). The unique code stays: upserts need it."""
+    and builds again at its end (tracker.ingest.stores.indexes_deferred). The unique code
+    stays: upserts need it."""
     return sorted((ix for ix in Dossier.__table__.indexes if not ix.unique), key=lambda ix: ix.name)
 
 

@@ -85,7 +85,7 @@ def _dossier(draw, code: str, units: int, procedures: int, catalogued: int) -> d
     received = draw(moments)
     after = {c: received + draw(spans) for c in ("due_at", "finished_at", "returned_at")}  # import rejects earlier
     proc = draw(st.integers(0, procedures - 1))
-    # a procedure the catalogue does not list gets its first limit from a row's own (tracker.ingest.loader):
+    # a procedure the catalogue does not list gets its first limit from a row's own (tracker.ingest.writer):
     # its dossiers carry none, so the emptied database's catalogue is the source's
     own = draw(st.none() | limits) if proc < catalogued else None
     return {"code": code, "unit": draw(st.integers(0, units - 1)), "procedure": proc,

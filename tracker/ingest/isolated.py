@@ -23,7 +23,8 @@ from sqlalchemy import Engine, update
 
 from tracker.config import Settings
 from tracker.derive import now_local
-from tracker.ingest.loader import ImportResult, import_file, record_failed_run
+from tracker.ingest.loader import import_file
+from tracker.ingest.runs import ImportResult, record_failed_run
 from tracker.models import ImportRun
 
 

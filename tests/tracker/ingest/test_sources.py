@@ -17,17 +17,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import write_export
 from tracker.config import ConfigError, load_settings
-from tracker.ingest import sources
-from tracker.ingest.sources import (
-    SourceError,
-    SourceSpec,
-    display_url,
-    fetch_url_source,
-    parse_sources,
-    run_folder_source,
-    run_source,
-    run_url_source,
-)
+from tracker.ingest.sources import folders, run_source
+from tracker.ingest.sources.folders import run_folder_source
+from tracker.ingest.sources.specs import SourceError, SourceSpec, display_url, parse_sources
+from tracker.ingest.sources.urls import fetch_url_source, run_url_source
 from tracker.models import Dossier, ImportRun
 
 UNIT = "Sở Tư pháp"
@@ -246,14 +239,14 @@ def test_a_file_that_disappears_is_skipped(db_url, engine, tmp_path, monkeypatch
     settings = _settings(db_url, tmp_path, [decl])
     for name in ("a.csv", "b.csv"):
         _age(write_export(folder / name, [_row(f"HS-{name}")]), 60)
-    real = sources._import
+    real = folders.import_source_file
 
     def vanish_first(engine, settings, path, spec):  # someone takes a.csv away mid-run
         if path.name == "a.csv":
             path.unlink()
         return real(engine, settings, path, spec)
 
-    monkeypatch.setattr(sources, "_import", vanish_first)
+    monkeypatch.setattr(folders, "import_source_file", vanish_first)
     outcomes = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
     assert [o.path.name for o in outcomes] == ["b.csv"]
     assert _count(engine) == 1
@@ -264,14 +257,14 @@ def test_an_unexpected_reader_error_fails_the_file_not_the_folder(db_url, engine
     settings = _settings(db_url, tmp_path, [decl])
     for name in ("a.csv", "b.csv"):
         _age(write_export(folder / name, [_row(f"HS-{name}", applicant=SECRET_NAME)]), 60)
-    real = sources._import
+    real = folders.import_source_file
 
     def broken_reader(engine, settings, path, spec):
         if path.name == "a.csv":
             raise ValueError(f"cannot parse {SECRET_NAME}")
         return real(engine, settings, path, spec)
 
-    monkeypatch.setattr(sources, "_import", broken_reader)
+    monkeypatch.setattr(folders, "import_source_file", broken_reader)
     a, b = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
     assert (a.status, a.moved_to, b.status) == ("failed", folder / "failed" / "a.csv", "done")
     report = a.report.read_text(encoding="utf-8")

@@ -19,8 +19,8 @@ from tests import fixtures_gen as fx
 from tracker.calendar import WorkCalendar
 from tracker.ingest import import_file, legacy
 from tracker.ingest.columns import ALIASES, REQUIRED, match_header
-from tracker.ingest.loader import parse_row
 from tracker.ingest.readers import FORMATS, FileRejected, detect_format, open_export
+from tracker.ingest.rows import parse_row
 from tracker.ingest.text import fold
 from tracker.ingest.workbook import cell_text
 from tracker.models import Dossier, ImportRun, Unit

@@ -20,11 +20,11 @@ from tracker.calendar import WorkCalendar
 from tracker.config import load_settings
 from tracker.db import make_engine
 from tracker.ingest import batches, import_file
-from tracker.ingest.loader import parse_row, raw_of
 from tracker.ingest.readers import open_export
+from tracker.ingest.rows import parse_row, raw_of
 from tracker.models import Dossier, ImportRun, StatusChange
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CAL = WorkCalendar()
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the reader process is used on Linux")
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from tests import fixtures_gen as fx
 from tracker.calendar import WorkCalendar
-from tracker.ingest.loader import parse_row
 from tracker.ingest.readers import FORMATS, FileRejected, open_export
+from tracker.ingest.rows import parse_row
 
 CAL = WorkCalendar()
 # TTHC_FUZZ_EXAMPLES=5000 for a longer hunt

@@ -275,7 +275,7 @@ def test_a_run_whose_end_cannot_be_written_at_first_is_not_left_running(engine, 
 
     from tracker.ingest import loader
 
-    finish = loader._finish_run
+    finish = loader.finish_run
     calls = []
 
     def flaky(engine, run_id, result, *, keep_message=False):  # noqa: ANN001, ANN202
@@ -284,7 +284,7 @@ def test_a_run_whose_end_cannot_be_written_at_first_is_not_left_running(engine, 
             raise OperationalError("UPDATE import_run", {}, Exception("database or disk is full"))
         return finish(engine, run_id, result, keep_message=keep_message)
 
-    monkeypatch.setattr(loader, "_finish_run", flaky)
+    monkeypatch.setattr(loader, "finish_run", flaky)
     res = import_file(engine, settings, write_export(tmp_path / "ok.csv", [_row("HS-1")]))
     assert res.status == "failed" and res.message == "ok.csv: Exception: database or disk is full; the 1 row(s) " \
                                                       "stored before that are kept"

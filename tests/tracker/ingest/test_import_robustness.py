@@ -27,7 +27,7 @@ from tracker.ingest import import_file
 from tracker.locks import source_lock
 from tracker.models import Dossier, ImportRun
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UNIT = "Sở Xây dựng"
 HEADER = ["Mã hồ sơ", "Mã TTHC", "Tên thủ tục hành chính", "Đơn vị tiếp nhận", "Chủ hồ sơ", "Số điện thoại",
           "Kênh nộp", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày yêu cầu bổ sung", "Ngày bổ sung", "Ngày xin lỗi",
@@ -273,10 +273,11 @@ def test_a_first_big_import_builds_the_indexes_at_its_end_and_stores_the_same(db
 
 def test_an_import_that_fails_half_way_still_builds_the_indexes(engine, settings, tmp_path, monkeypatch):
     from tracker.ingest import loader
+    from tracker.ingest.writer import BatchWriter
 
     path = generate(2000, tmp_path / "first.csv")
     monkeypatch.setattr(loader, "BULK_BYTES", 1)
-    flush = loader._Writer.flush
+    flush = BatchWriter.flush
     calls = []
 
     def failing(self, batch) -> None:  # noqa: ANN001
@@ -285,7 +286,7 @@ def test_an_import_that_fails_half_way_still_builds_the_indexes(engine, settings
             raise OSError("disk full")
         flush(self, batch)
 
-    monkeypatch.setattr(loader._Writer, "flush", failing)
+    monkeypatch.setattr(BatchWriter, "flush", failing)
     res = import_file(engine, settings, path, batch_size=500)
     assert res.status == "failed" and "the import stopped after 500 row(s): OSError: disk full" in res.message
     with engine.connect() as conn:  # the run says so: not left `running`
