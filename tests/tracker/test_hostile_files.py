@@ -118,6 +118,37 @@ def test_an_xls_that_forges_its_dimensions_or_hides_a_far_cell_is_rejected_unrea
     assert kind == "ok" and "far.xls: 65536 rows x 256 columns, more than the 4000000 cells" in outcome
 
 
+def test_a_shared_string_table_that_declares_billions_is_rejected_unread(tmp_path):
+    """calamine reserves uniqueCount strings before it reads one: a 1 KB file, a 48 GB allocation."""
+    sst = ('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+           'count="1" uniqueCount="2000000000"><si><t>x</t></si></sst>')
+    path = hx.xlsx(tmp_path / "sst.xlsx", hx.sheet_xml(hx.good_rows()), shared_strings=sst)
+    assert path.stat().st_size < 2048
+    kind, outcome = _read_all(path)
+    assert kind == "ok", outcome
+    assert outcome == ("rejected: sst.xlsx (xl/sharedStrings.xml): declares 2000000000 shared strings, more than the "
+                       "30000000 cells an import reads (setting import.max_cells): a damaged or forged file")
+    honest = hx.xlsx(tmp_path / "honest.xlsx", hx.sheet_xml(hx.good_rows()), shared_strings=sst.replace(
+        "2000000000", "1"))
+    assert _read_all(honest) == ("ok", "3 rows")
+
+
+def test_a_workbook_told_to_be_another_format_is_checked_as_what_it_is(tmp_path):
+    """--format xls on an .xlsx skipped the zip's checks, and calamine, which goes by content, read it."""
+    path = hx.xlsx(tmp_path / "far.xlsx", hx.sheet_xml(hx.good_rows(), extra='<row r="1048576"><c r="XFD1048576">'
+                                                                              "<v>1</v></c></row>"))
+
+    def call() -> str:
+        try:
+            open_export(path, "xls")
+        except FileRejected as exc:
+            return str(exc)
+        return "read"
+
+    kind, outcome = hx.in_child(call, memory_mb=1500, seconds=60)
+    assert kind == "ok" and outcome.startswith("far.xlsx (xl/worksheets/sheet1.xml): 1048576 rows x 16384 columns")
+
+
 # ----- HTML, JSON, CSV ----------------------------------------------------------------------------
 
 def test_html_rows_made_by_ss_index_are_capped(tmp_path):
