@@ -6,7 +6,10 @@ from the first cell to the last: one cell at XFD1048576 is 512 GB), the shared s
 to make room for. An .xls (BIFF) cannot grow past 65,536 x 256 cells; its compound file and
 records are walked first (tracker.ingest.biff) and its grid checked once loaded. Which checks
 apply goes by the file's bytes, as calamine's own choice of reader does, not by its name or
---format. Rows are then streamed from calamine, not converted into one list.
+--format. The checks read XML with patterns, for speed, and say what is wrong and where; what
+they miss (a reference written in a way they do not read) calamine meets in a child process with
+a memory cap (tracker.ingest.forked), so that it costs a rejected file, not the process. Rows
+are streamed from there, not converted into one list.
 
 The first sheet with a recognisable header is read. Line numbers are the spreadsheet's row
 numbers (1-based), so a rejected row can be found in Excel. Date cells become the strings the
@@ -49,6 +52,7 @@ from tracker.ingest.base import (
 )
 from tracker.ingest.biff import OLE_MAGIC, check_xls
 from tracker.ingest.columns import ColumnMap
+from tracker.ingest.forked import run_forked
 
 T = TypeVar("T")
 Cell = str | int | float | bool | datetime | date | time | timedelta
@@ -117,9 +121,42 @@ def _one_line(exc: BaseException) -> str:
 
 def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
                   limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
+    """The first sheet with a recognisable header: checked here, read by calamine in a child
+    process (tracker.ingest.forked), its rows streamed from there."""
     path = Path(path)
     check_workbook(path, fmt, limits)
     sha = file_sha256(path)
+
+    def produce() -> tuple[ColumnMap, Rows, list[str]]:
+        src, cmap, rows = _read_book(path, fmt, overrides, limits, sha)
+        return cmap, rows, src.skipped
+
+    cmap, rows, skipped = run_forked(path.name, limits, produce)
+    src = Source(path, sha, "binary", "", skipped=skipped, format=fmt)
+    return src, cmap, rows
+
+
+def first_sheet(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> Rows:
+    """(row number, cell texts) of every row of a workbook's first sheet, for a small table read
+    whole (published figures): checked and read like read_workbook."""
+    path = Path(path)
+    check_workbook(path, fmt, limits)
+
+    def produce() -> tuple[None, Rows, list[str]]:
+        with open_binary(path) as fh:
+            book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
+        with book:
+            sheet = _calamine(path.name, lambda: book.get_sheet_by_index(0))
+            limits.check_grid(path.name, sheet.end[0] + 1 if sheet.height else 0,
+                              sheet.end[1] + 1 if sheet.width else 0)
+            rows = _calamine(path.name, lambda: sheet.to_python(skip_empty_area=False))
+        return None, ((i, [cell_text(v) for v in row]) for i, row in enumerate(rows, 1)), []
+
+    return run_forked(path.name, limits, produce)[1]
+
+
+def _read_book(path: Path, fmt: str, overrides: dict[str, str] | None, limits: ReadLimits,
+               sha: str) -> tuple[Source, ColumnMap, Rows]:
     with open_binary(path) as fh:
         book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
     with book:
