@@ -38,7 +38,8 @@ def memory_cap(limits: ReadLimits) -> int:
     return (512 << 20) + limits.cells * 96
 
 
-def run_forked(where: str, limits: ReadLimits, produce: Produce) -> tuple[Any, Iterator[Any], list[str]]:
+def run_forked(where: str, limits: ReadLimits, produce: Produce,
+               cpu_seconds: int = CPU_SECONDS) -> tuple[Any, Iterator[Any], list[str]]:
     """(head, rows, notes) as `produce` returns them, produced in a child process.
 
     `notes` is a list `produce` may append to while its rows are read (a totals row skipped): the
@@ -47,7 +48,7 @@ def run_forked(where: str, limits: ReadLimits, produce: Produce) -> tuple[Any, I
     `where` and the limit it ran into."""
     if sys.platform != "linux":  # pragma: no cover - no fork and no /proc: as it is
         return produce()
-    child = _Child(where, *_allowed(memory_cap(limits)), produce)
+    child = _Child(where, *_allowed(memory_cap(limits)), cpu_seconds, produce)
     head, notes = child.receive_head()
     return head, child.rows(notes), notes
 
@@ -66,13 +67,13 @@ def _address_space() -> int:
 
 
 class _Child:
-    def __init__(self, where: str, memory: int, inherited: bool, produce: Produce) -> None:
-        self.where, self.memory, self.inherited = where, memory, inherited
+    def __init__(self, where: str, memory: int, inherited: bool, cpu_seconds: int, produce: Produce) -> None:
+        self.where, self.memory, self.inherited, self.cpu_seconds = where, memory, inherited, cpu_seconds
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
             os.close(r)
-            _child_main(w, memory, produce)
+            _child_main(w, memory, cpu_seconds, produce)
         os.close(w)
         self.pid, self.pipe = pid, os.fdopen(r, "rb", buffering=1 << 16)
         self.status: int | None = None
@@ -129,8 +130,8 @@ class _Child:
     def _death(self) -> str:
         status = self.status or 0
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-            return (f"{self.where}: not a readable Excel workbook (reading it took more than the {CPU_SECONDS} s of "
-                    "processor time a workbook may take: a damaged or forged file)")
+            return (f"{self.where}: not a readable Excel workbook (reading it took more than the {self.cpu_seconds} s "
+                    "of processor time a workbook may take: a damaged or forged file)")
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGABRT, signal.SIGKILL):
             return self._out_of_memory()  # Rust aborts on a failed allocation; the kernel kills
         how = (f"signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
@@ -162,20 +163,22 @@ def _reap(pid: int, pipe, owner: int) -> int | None:  # noqa: ANN001 - a file ob
     return None  # pragma: no cover - reaped elsewhere
 
 
-def _child_main(w: int, memory: int, produce: Produce) -> None:  # pragma: no cover - the child
+def _child_main(w: int, memory: int, cpu_seconds: int, produce: Produce) -> None:  # pragma: no cover
     status = 0
     try:
         faulthandler.disable()  # an abort here is expected of a forged file, and reported by the parent
-        _cap(memory)
+        _cap(memory, cpu_seconds)
         with os.fdopen(w, "wb", buffering=1 << 16) as out:
             def send(kind: str, payload: Any, notes: list[str]) -> None:
                 pickle.dump((kind, payload, notes), out, protocol=pickle.HIGHEST_PROTOCOL)
 
+            batch: list[Any] = []
+            notes: list[str] = []
+            sent = 0
             try:
                 head, rows, notes = produce()
                 sent = len(notes)
                 send("head", head, notes[:sent])
-                batch: list[Any] = []
                 for row in rows:
                     batch.append(row)
                     if len(batch) >= BATCH:
@@ -183,7 +186,9 @@ def _child_main(w: int, memory: int, produce: Produce) -> None:  # pragma: no co
                         sent, batch = len(notes), []
                 send("rows", batch, notes[sent:])
                 send("end", None, [])
-            except FileRejected as exc:
+            except FileRejected as exc:  # the rows read before it reach the parent first, as in-process
+                if batch:
+                    send("rows", batch, notes[sent:])
                 send("rejected", str(exc), [])
             except MemoryError:
                 send("memory", None, [])
@@ -197,9 +202,9 @@ def _child_main(w: int, memory: int, produce: Produce) -> None:  # pragma: no co
         os._exit(status)
 
 
-def _cap(extra: int) -> None:  # pragma: no cover - the child
-    """This process's address space may grow by `extra` bytes; CPU_SECONDS of processor time."""
-    for which, soft in ((resource.RLIMIT_AS, _address_space() + extra), (resource.RLIMIT_CPU, CPU_SECONDS)):
+def _cap(extra: int, cpu_seconds: int) -> None:  # pragma: no cover - the child
+    """This process's address space may grow by `extra` bytes; `cpu_seconds` of processor time."""
+    for which, soft in ((resource.RLIMIT_AS, _address_space() + extra), (resource.RLIMIT_CPU, cpu_seconds)):
         _, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
