@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -239,8 +240,6 @@ def test_an_xls_cut_short_inside_its_sectors_is_rejected(folder, workbooks):
 
 def _central_entry(data: bytes, name: bytes) -> int:
     """Where the zip's central directory entry of `name` starts."""
-    import struct
-
     at = data.find(b"PK\x01\x02")
     while data[at:at + 4] == b"PK\x01\x02":
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
@@ -267,8 +266,6 @@ def test_a_zip_part_flagged_encrypted_is_rejected_not_raised(folder, workbooks):
 def test_a_damaged_zip_says_which_part_and_is_not_called_unreadable(folder, workbooks):
     """A central directory pointing before the start of the file came out as 'cannot be read
     (Invalid argument)', as if the disk had failed."""
-    import struct
-
     data = bytearray(workbooks["xlsx"])
     end = data.rfind(b"PK\x05\x06")
     offset, = struct.unpack_from("<I", data, end + 16)
@@ -288,8 +285,6 @@ def test_a_damaged_zip_says_which_part_and_is_not_called_unreadable(folder, work
     with pytest.raises(FileRejected, match=r"^offset.xlsx \(xl/worksheets/sheet1.xml\): not a readable Excel "
                                            r"workbook \(this part is damaged: "):
         open_export(path)
-
-
 
 
 # ----- hostile structure, through the whole import, in a child process with a memory limit ----------
