@@ -57,16 +57,50 @@ def sheet_xml(rows: list[list[str | int]], *, dimension: str | None = None, extr
     return f'<?xml version="1.0"?><worksheet xmlns="{_NS}">{dim}<sheetData>{body}{extra}</sheetData></worksheet>'
 
 
-def xlsx(path: Path, sheet: str | bytes) -> Path:
-    """A workbook of one sheet, its XML as given (deflated: a repetitive sheet becomes tiny)."""
+def xlsx(path: Path, sheet: str | bytes, *, part: str = "xl/worksheets/sheet1.xml",
+         shared_strings: str | bytes | None = None) -> Path:
+    """A workbook of one sheet, its XML as given (deflated: a repetitive sheet becomes tiny), in
+    the zip part `part`; with a shared string table if one is given."""
+    content_types, rels = _CT, _WB_RELS
+    if part != "xl/worksheets/sheet1.xml":
+        content_types = content_types.replace("/xl/worksheets/sheet1.xml", "/" + part)
+        rels = rels.replace('Target="worksheets/sheet1.xml"', f'Target="/{part}"')
+    if shared_strings is not None:
+        content_types = content_types.replace("</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType='
+                                              '"application/vnd.openxmlformats-officedocument.spreadsheetml.'
+                                              'sharedStrings+xml"/></Types>')
+        rels = rels.replace("</Relationships>", f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" '
+                                                'Target="sharedStrings.xml"/></Relationships>')
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", _CT)
+        z.writestr("[Content_Types].xml", content_types)
         z.writestr("_rels/.rels", _RELS)
         z.writestr("xl/workbook.xml", _WB)
-        z.writestr("xl/_rels/workbook.xml.rels", _WB_RELS)
-        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        z.writestr("xl/_rels/workbook.xml.rels", rels)
+        z.writestr(part, sheet)
+        if shared_strings is not None:
+            z.writestr("xl/sharedStrings.xml", shared_strings)
     path.write_bytes(buf.getvalue())
+    return path
+
+
+def declared_as(path: Path, part: str, declared: bytes) -> Path:
+    """Rewrite the zip at `path` so that `part`'s headers (local and central) declare the size and
+    CRC of `declared` while its deflate stream still holds what it held: a zip bomb's lie."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    size, crc = len(declared), zipfile.crc32(declared)
+    at = data.find(b"PK\x01\x02")
+    while data[at:at + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        if data[at + 46:at + 46 + name_len] == part.encode():
+            local, = struct.unpack_from("<I", data, at + 42)
+            for header, crc_at in ((at, 16), (local, 14)):
+                struct.pack_into("<I", data, header + crc_at, crc)
+                struct.pack_into("<I", data, header + crc_at + 8, size)
+        at += 46 + name_len + extra_len + comment_len
+    path.write_bytes(bytes(data))
     return path
 
 

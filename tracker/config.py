@@ -278,7 +278,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("import.max_columns", 1024, "Most columns a sheet or HTML table may hold.", _int_range(50, 16_384)),
     Setting("import.max_cells", 30_000_000,
             "Most cells (rows x columns, empty ones included) a sheet or HTML table may hold: a workbook "
-            "reader allocates about 32 bytes for each.", _int_range(10_000, 2_000_000_000)),
+            "reader allocates about 32 bytes for each; its child process may use 512 MB plus 96 bytes per cell.",
+            _int_range(10_000, 2_000_000_000)),
     Setting("import.max_megabytes", 2048,
             "Most megabytes a file may hold uncompressed (an .xlsx's parts; HTML, JSON and .xls files "
             "are read whole).", _int_range(1, 1_000_000)),

@@ -89,18 +89,10 @@ def _table(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line or row number, cells) of a CSV file or of the first sheet of a workbook."""
     kind = detect_format(path)
     if kind in ("xlsx", "xls"):
-        from python_calamine import CalamineWorkbook
+        from tracker.ingest.workbook import first_sheet
 
-        from tracker.ingest.workbook import calamine_or_reject, cell_text, check_workbook
-
-        check_workbook(path, kind)  # a sheet claiming a cell at XFD1048576 would abort calamine (issue 12)
-        with open_binary(path) as fh:
-            book = calamine_or_reject(path.name, lambda: CalamineWorkbook.from_filelike(fh))
-        with book:
-            sheet = calamine_or_reject(path.name, lambda: book.get_sheet_by_index(0))
-            rows = calamine_or_reject(path.name, lambda: sheet.to_python(skip_empty_area=False))
-        for i, row in enumerate(rows, 1):
-            yield i, [cell_text(v) for v in row]
+        # checked first, then read in a child process: a forged sheet must not abort this one (issue 12)
+        yield from first_sheet(path, kind)
         return
     if kind != "csv":
         raise FileRejected(f"{path.name}: a {kind.upper()} file; published figures are read from CSV or XLSX")

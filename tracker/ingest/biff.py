@@ -45,13 +45,17 @@ def _workbook_stream(data: bytes) -> bytes | None:
     if shift not in (9, 12) or mini_shift != 6:
         raise _Broken(f"sector size 2^{shift}")
     size = 1 << shift
-    n_sectors = (len(data) - 512) // size + 1
+    n_sectors = max(0, len(data) // size - 1)  # whole sectors after the header (which fills sector -1)
     dir_start, = struct.unpack_from("<I", data, 0x30)
     cutoff, minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from("<IIIII", data, 0x38)
 
     def sector(n: int) -> bytes:
+        # whole or not at all: a sector cut by the end of the file is a truncated file (calamine
+        # panics on a short directory sector, and struct.unpack needs the whole FAT sector)
         if n >= n_sectors:
-            raise _Broken(f"sector {n} beyond the end of the file")
+            end = (n + 2) * size
+            raise _Broken(f"sector {n} (bytes {end - size}–{end}) is beyond the end of the file "
+                          f"({len(data)} bytes): the file is cut short or damaged")
         return data[(n + 1) * size:(n + 2) * size]
 
     fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s not in (_END, _FREE)]
@@ -61,7 +65,8 @@ def _workbook_stream(data: bytes) -> bytes | None:
         fat_sectors += [s for s in words[:-1] if s not in (_END, _FREE)]
         next_difat, seen = words[-1], seen + 1
     if len(fat_sectors) > n_sectors:
-        raise _Broken("more FAT sectors than the file has")
+        raise _Broken(f"its header lists {len(fat_sectors)} FAT sectors, the file holds {n_sectors} sectors: "
+                      "the file is cut short or damaged")
     fat = []
     for s in fat_sectors:
         fat.extend(struct.unpack(f"<{size // 4}I", sector(s)))
@@ -89,7 +94,8 @@ def _workbook_stream(data: bytes) -> bytes | None:
         if shift == 9:  # version 3: the size's high half is undefined
             stream_size &= 0xFFFFFFFF
         if stream_size > len(data):
-            raise _Broken(f"a stream of {stream_size} bytes in a file of {len(data)}")
+            raise _Broken(f"its {name} stream declares {stream_size} bytes, the file holds {len(data)}: the file is "
+                          "cut short or damaged")
         if stream_size >= cutoff:
             return b"".join(sector(s) for s in chain(start, fat, n_sectors))[:stream_size]
         mini_fat: list[int] = []

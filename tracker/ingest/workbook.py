@@ -2,9 +2,14 @@
 
 Before calamine sees an .xlsx, its zip is checked (`check_xlsx`): the parts' uncompressed sizes,
 each sheet's declared <dimension> and the cells it really holds (calamine allocates a dense grid
-from the first cell to the last: one cell at XFD1048576 is 512 GB). An .xls (BIFF) cannot grow
-past 65,536 x 256 cells; its file size is checked first and its grid once loaded. Rows are then
-streamed from calamine, not converted into one list.
+from the first cell to the last: one cell at XFD1048576 is 512 GB), the shared strings it is told
+to make room for. An .xls (BIFF) cannot grow past 65,536 x 256 cells; its compound file and
+records are walked first (tracker.ingest.biff) and its grid checked once loaded. Which checks
+apply goes by the file's bytes, as calamine's own choice of reader does, not by its name or
+--format. The checks read XML with patterns, for speed, and say what is wrong and where; what
+they miss (a reference written in a way they do not read) calamine meets in a child process with
+a memory cap (tracker.ingest.forked), so that it costs a rejected file, not the process. Rows
+are streamed from there, not converted into one list.
 
 The first sheet with a recognisable header is read. Line numbers are the spreadsheet's row
 numbers (1-based), so a rejected row can be found in Excel. Date cells become the strings the
@@ -15,6 +20,8 @@ values.parse_datetime.
 
 from __future__ import annotations
 
+import errno
+import lzma
 import math
 import re
 import zipfile
@@ -45,6 +52,7 @@ from tracker.ingest.base import (
 )
 from tracker.ingest.biff import OLE_MAGIC, check_xls
 from tracker.ingest.columns import ColumnMap
+from tracker.ingest.forked import run_forked
 
 T = TypeVar("T")
 Cell = str | int | float | bool | datetime | date | time | timedelta
@@ -96,24 +104,64 @@ def calamine_or_reject(where: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except CalamineError as exc:
-        raise FileRejected(f"{where}: not a readable Excel workbook ({exc})") from None
+        raise FileRejected(f"{where}: not a readable Excel workbook ({_one_line(exc)})") from None
     except BaseException as exc:
         if not _is_panic(exc):
             raise
-        reason = str(exc).splitlines()[0] if str(exc) else "damaged file"
-        raise FileRejected(f"{where}: not a readable Excel workbook (damaged: {reason})") from None
+        # the panic's text is the Rust source's ("range end index 64 out of range …"): kept, as
+        # the one clue to what broke, after what the desk needs to know
+        raise FileRejected(f"{where}: not a readable Excel workbook (the file is damaged: the reader stopped "
+                           f"at {_one_line(exc) or 'an unexpected structure'})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.split()) if text else ""
 
 
 def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
                   limits: ReadLimits = DEFAULT_LIMITS) -> tuple[Source, ColumnMap, Rows]:
+    """The first sheet with a recognisable header: checked here, read by calamine in a child
+    process (tracker.ingest.forked), its rows streamed from there."""
     path = Path(path)
     check_workbook(path, fmt, limits)
     sha = file_sha256(path)
+
+    def produce() -> tuple[ColumnMap, Rows, list[str]]:
+        src, cmap, rows = _read_book(path, fmt, overrides, limits, sha)
+        return cmap, rows, src.skipped
+
+    cmap, rows, skipped = run_forked(path.name, limits, produce)
+    src = Source(path, sha, "binary", "", skipped=skipped, format=fmt)
+    return src, cmap, rows
+
+
+def first_sheet(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> Rows:
+    """(row number, cell texts) of every row of a workbook's first sheet, for a small table read
+    whole (published figures): checked and read like read_workbook."""
+    path = Path(path)
+    check_workbook(path, fmt, limits)
+
+    def produce() -> tuple[None, Rows, list[str]]:
+        with open_binary(path) as fh:
+            book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
+        with book:
+            sheet = _calamine(path.name, lambda: book.get_sheet_by_index(0))
+            limits.check_grid(path.name, sheet.end[0] + 1 if sheet.height else 0,
+                              sheet.end[1] + 1 if sheet.width else 0)
+            rows = _calamine(path.name, lambda: sheet.to_python(skip_empty_area=False))
+        return None, ((i, [cell_text(v) for v in row]) for i, row in enumerate(rows, 1)), []
+
+    return run_forked(path.name, limits, produce)[1]
+
+
+def _read_book(path: Path, fmt: str, overrides: dict[str, str] | None, limits: ReadLimits,
+               sha: str) -> tuple[Source, ColumnMap, Rows]:
     with open_binary(path) as fh:
         book = calamine_or_reject(path.name, lambda: CalamineWorkbook.from_filelike(fh))
     with book:
         src = Source(path, sha, "binary", "", format=fmt)
-        notes = []
+        notes, unreadable = [], []
         for index, name in enumerate(book.sheet_names):
             where = f"{path.name} sheet '{name}'"
             try:
@@ -126,6 +174,7 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
                 if "setting import.max_" in str(exc):
                     raise
                 notes.append(f"sheet '{name}': {str(exc).split(': ', 1)[-1]}")
+                unreadable.append(notes[-1])
                 continue
             search = find_header(_rows(head), overrides, "row")
             if search.cmap is None:
@@ -135,6 +184,8 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
             src.skipped.extend(f"sheet '{name}' {t}" for t in search.titles)
             rows = _rows(_stream(sheet, where, search.line))
             return src, search.cmap, data_rows(_renumber(rows, search.line), search.cmap, src, "row")
+    if notes and len(unreadable) == len(notes):  # not a matter of headers: no sheet could be read at all
+        raise FileRejected(f"{path.name}: " + "; ".join(unreadable))
     found = "; ".join(notes) if notes else "no sheets"
     raise FileRejected(f"{path.name}: no sheet has a recognisable header row in its first "
                        f"{HEADER_SCAN_ROWS} rows (expected columns such as 'Mã hồ sơ', 'Ngày tiếp nhận', "
@@ -142,13 +193,17 @@ def read_workbook(path: Path, fmt: str, overrides: dict[str, str] | None = None,
 
 
 def check_workbook(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> None:
-    """FileRejected unless calamine may open `path`: what every caller of calamine runs first."""
-    if fmt == "xlsx" and zipfile.is_zipfile(path):
+    """FileRejected unless calamine may open `path`: what every caller of calamine runs first.
+
+    By what the file is, not by `fmt`: calamine tells a zip from an OLE file itself, so an .xlsx
+    imported with --format xls is still read as one, and must be checked as one."""
+    head = read_head(path, 8)
+    if head.startswith(_ZIP_MAGIC) or zipfile.is_zipfile(path):
         check_xlsx(path, limits)
     else:
         limits.check_size(path.name, file_size(path))
-        if read_head(path, 8) == OLE_MAGIC:
-            check_xls(path, limits)
+    if head == OLE_MAGIC:
+        check_xls(path, limits)
 
 
 def _stream(sheet, where: str, skip: int) -> Iterator[list[Cell]]:  # noqa: ANN001 - a CalamineSheet
@@ -184,20 +239,62 @@ def column_number(letters: bytes | str) -> int:
 
 def check_xlsx(path: Path, limits: ReadLimits) -> None:
     """FileRejected unless the workbook's parts, uncompressed, and every sheet's declared and real
-    extent are within `limits`. Reads each sheet's XML once, streamed (no more than a few MB held)."""
+    extent are within `limits`. Reads each sheet's XML once, streamed (no more than a few MB held).
+    A damaged zip is named as such, with the part where it is found."""
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             limits.check_size(path.name, sum(i.file_size for i in infos), " uncompressed")
             for info in infos:
-                if _SHEET_PART.match(info.filename):
-                    _check_sheet(z, info, f"{path.name} ({info.filename})", limits)
-    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
-        if isinstance(exc, FileRejected):
-            raise
-        raise FileRejected(f"{path.name}: not a readable Excel workbook ({exc})") from None
-    except OSError as exc:
-        raise FileRejected(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+                where = f"{path.name} ({info.filename})"
+                if info.flag_bits & 0x1:  # zipfile would raise RuntimeError asking for a password
+                    raise FileRejected(f"{where}: not a readable Excel workbook (this part is encrypted; "
+                                       "a workbook with a password must be saved again without it)")
+                try:
+                    if _SHEET_PART.match(info.filename):
+                        _check_sheet(z, info, where, limits)
+                    elif info.filename.lower() == "xl/sharedstrings.xml":
+                        _check_shared_strings(z, info, where, limits)
+                except (*_ZIP_DAMAGE, OSError) as exc:
+                    raise _damaged(where, exc, "this part is damaged") from None
+    except (*_ZIP_DAMAGE, OSError) as exc:
+        raise _damaged(path.name, exc, "its zip structure is damaged") from None
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# what zipfile raises on damaged bytes, besides BadZipFile: a deflate, bzip2 or LZMA stream that
+# breaks (zlib.error, LZMAError) or ends early (EOFError), a method or feature it does not read
+# (NotImplementedError), a name it cannot decode or an offset before the file's start (ValueError)
+_ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, ValueError)
+
+
+def _damaged(where: str, exc: BaseException, what: str) -> FileRejected:
+    """The rejection for what zipfile raised (a FileRejected, a ValueError too, as it is)."""
+    if isinstance(exc, FileRejected):
+        return exc
+    if isinstance(exc, OSError) and exc.errno == errno.EINVAL:  # a seek before the start of the file
+        reason = "an offset before the start of the file"
+    elif isinstance(exc, OSError) and exc.errno is not None:  # the disk, not the bytes (bzip2's errors have none)
+        return FileRejected(f"{where}: cannot be read ({exc.strerror or exc})")
+    else:
+        reason = _one_line(exc) or {EOFError: "it ends too early"}.get(type(exc), type(exc).__name__)
+    return FileRejected(f"{where}: not a readable Excel workbook ({what}: {reason})")
+
+
+_UNIQUE_COUNT = re.compile(rb"""\buniqueCount\s*=\s*["']\s*\+?(\d{1,30})""")
+
+
+def _check_shared_strings(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limits: ReadLimits) -> None:
+    """calamine reserves room for the strings the table's uniqueCount declares before it reads
+    one: uniqueCount="2000000000" in a 1 KB file was a 48 GB allocation and an abort. A table may
+    hold no more strings than a sheet may hold cells."""
+    with z.open(info) as fh:
+        head = fh.read(4096)
+    if found := _UNIQUE_COUNT.search(head):
+        declared = int(found.group(1))
+        if declared > limits.cells:
+            raise FileRejected(f"{where}: declares {declared} shared strings, more than the {limits.cells} cells an "
+                               "import reads (setting import.max_cells): a damaged or forged file")
 
 
 def _check_sheet(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limits: ReadLimits) -> None:

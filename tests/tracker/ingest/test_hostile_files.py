@@ -118,6 +118,105 @@ def test_an_xls_that_forges_its_dimensions_or_hides_a_far_cell_is_rejected_unrea
     assert kind == "ok" and "far.xls: 65536 rows x 256 columns, more than the 4000000 cells" in outcome
 
 
+# The checks above read a sheet's XML with patterns, for speed; calamine reads it as XML. Each of
+# these sheets puts a cell at XFD1048576 (or a grid as large) in a way the patterns did not see,
+# and aborted the process that read it: the CLI, the scheduler. calamine now reads in a child with
+# a memory cap (tracker.ingest.forked), which these run into.
+FAR = {
+    "single quotes": "<row r='1048576'><c r='XFD1048576'><v>1</v></c></row>",
+    "blanks around =": '<row r = "1048576"><c r = "XFD1048576"><v>1</v></c></row>',
+    "lower-case letters": '<row r="1048576"><c r="xfd1048576"><v>1</v></c></row>',
+    "a column that wraps round": '<row r="5"><c r="AAAAAAAXFD5"><v>1</v></c></row>',
+    "'>' inside an attribute": '<row r="1048576"><c x=">" r="XFD1048576"><v>1</v></c></row>',
+    "a row far down, its cell unnumbered": '<row r="5"><c r="AMJ5"><v>1</v></c></row>'
+                                           '<row r="1048576"><c><v>1</v></c></row>',
+}
+
+
+@pytest.mark.parametrize("how", FAR)
+def test_a_far_cell_the_checks_miss_is_refused_by_the_readers_memory_cap(tmp_path, how):
+    path = hx.xlsx(tmp_path / "far.xlsx", hx.sheet_xml(hx.good_rows(), extra=FAR[how]))
+    started = time.monotonic()
+    kind, outcome = _read_all(path)
+    assert kind == "ok", outcome  # was "died: signal SIGABRT"
+    # (_read_all's own child has 1500 MB: what is left of it is the tighter cap)
+    assert re.fullmatch(r"rejected: far.xlsx: not a readable Excel workbook \(reading it needed more than the \d+ MB "
+                        r"of memory left to this import; for an upload, setting import.upload_memory_mb\)",
+                        outcome), outcome
+    assert time.monotonic() - started < 30
+
+
+def test_a_sheet_kept_outside_the_worksheets_folder_is_still_held_to_the_limits(tmp_path):
+    """The checks look at xl/worksheets/*.xml; the workbook may point its sheet anywhere."""
+    far = hx.sheet_xml(hx.good_rows(), extra='<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+    path = hx.xlsx(tmp_path / "moved.xlsx", far, part="xl/data.xml")
+    kind, outcome = _read_all(path)
+    assert kind == "ok" and "moved.xlsx: not a readable Excel workbook (reading it needed more than" in outcome, outcome
+    with pytest.raises(FileRejected, match=r"^moved.xlsx: not a readable Excel workbook \(reading it needed more "
+                                           r"than the 878 MB a workbook may use: a damaged or forged file, or a sheet "
+                                           r"beyond setting import.max_cells\)$"):
+        open_export(path, None, None, ReadLimits(cells=4_000_000))  # here, not in a child: this process lives on
+    assert _read_all(hx.xlsx(tmp_path / "fine.xlsx", hx.sheet_xml(hx.good_rows()), part="xl/data.xml")) == \
+        ("ok", "3 rows")
+
+
+def test_a_shared_string_table_that_declares_billions_is_rejected_unread(tmp_path):
+    """calamine reserves uniqueCount strings before it reads one: a 1 KB file, a 48 GB allocation."""
+    sst = ('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+           'count="1" uniqueCount="2000000000"><si><t>x</t></si></sst>')
+    path = hx.xlsx(tmp_path / "sst.xlsx", hx.sheet_xml(hx.good_rows()), shared_strings=sst)
+    assert path.stat().st_size < 2048
+    kind, outcome = _read_all(path)
+    assert kind == "ok", outcome
+    assert outcome == ("rejected: sst.xlsx (xl/sharedStrings.xml): declares 2000000000 shared strings, more than the "
+                       "30000000 cells an import reads (setting import.max_cells): a damaged or forged file")
+    honest = hx.xlsx(tmp_path / "honest.xlsx", hx.sheet_xml(hx.good_rows()), shared_strings=sst.replace(
+        "2000000000", "1"))
+    assert _read_all(honest) == ("ok", "3 rows")
+
+
+def test_a_workbook_told_to_be_another_format_is_checked_as_what_it_is(tmp_path):
+    """--format xls on an .xlsx skipped the zip's checks, and calamine, which goes by content, read it."""
+    path = hx.xlsx(tmp_path / "far.xlsx", hx.sheet_xml(hx.good_rows(), extra='<row r="1048576"><c r="XFD1048576">'
+                                                                              "<v>1</v></c></row>"))
+
+    def call() -> str:
+        try:
+            open_export(path, "xls")
+        except FileRejected as exc:
+            return str(exc)
+        return "read"
+
+    kind, outcome = hx.in_child(call, memory_mb=1500, seconds=60)
+    assert kind == "ok" and outcome.startswith("far.xlsx (xl/worksheets/sheet1.xml): 1048576 rows x 16384 columns")
+
+
+def test_a_zip_bomb_that_lies_about_its_size_is_rejected_in_bounded_memory(tmp_path):
+    """A sheet whose headers declare 4 KB (and, forged, that prefix's CRC) while its deflate stream
+    holds 52 MB of rows: the checks read what is declared; the reader stops where it ends."""
+    rows = hx.many_rows_sheet(2_000_000)
+    plain = hx.declared_as(hx.xlsx(tmp_path / "bomb.xlsx", rows), "xl/worksheets/sheet1.xml", b"x" * 4096)
+    assert plain.stat().st_size < 200_000
+    kind, outcome = _read_all(plain)
+    assert kind == "ok" and outcome == ("rejected: bomb.xlsx (xl/worksheets/sheet1.xml): not a readable Excel "
+                                        "workbook (this part is damaged: Bad CRC-32 for file "
+                                        "'xl/worksheets/sheet1.xml')"), outcome
+    forged = hx.declared_as(hx.xlsx(tmp_path / "forged.xlsx", rows), "xl/worksheets/sheet1.xml", rows[:4096])
+    kind, outcome = _read_all(forged)
+    assert kind == "ok" and outcome.startswith("rejected: forged.xlsx: sheet 'Danh sách': not a readable Excel "
+                                               "workbook (") and "declared" in outcome, outcome
+
+
+def test_deep_nesting_in_a_sheet_is_read_in_bounded_time(tmp_path):
+    """Two million elements nested inside one cell, and around the rows: no recursion to exhaust."""
+    nested = ('<row r="5"><c r="A5" t="inlineStr"><is>' + "<r>" * 2_000_000 + "<t>HS-9</t>" + "</r>" * 2_000_000
+              + "</is></c></row>")
+    started = time.monotonic()
+    kind, outcome = _read_all(hx.xlsx(tmp_path / "deep.xlsx", hx.sheet_xml(hx.good_rows(), extra=nested)))
+    assert (kind, outcome) == ("ok", "4 rows")
+    assert time.monotonic() - started < 30
+
+
 # ----- HTML, JSON, CSV ----------------------------------------------------------------------------
 
 def test_html_rows_made_by_ss_index_are_capped(tmp_path):
