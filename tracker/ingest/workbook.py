@@ -144,12 +144,12 @@ def first_sheet(path: Path, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> Ro
 
     def produce() -> tuple[None, Rows, list[str]]:
         with open_binary(path) as fh:
-            book = _calamine(path.name, lambda: CalamineWorkbook.from_filelike(fh))
+            book = calamine_or_reject(path.name, lambda: CalamineWorkbook.from_filelike(fh))
         with book:
-            sheet = _calamine(path.name, lambda: book.get_sheet_by_index(0))
+            sheet = calamine_or_reject(path.name, lambda: book.get_sheet_by_index(0))
             limits.check_grid(path.name, sheet.end[0] + 1 if sheet.height else 0,
                               sheet.end[1] + 1 if sheet.width else 0)
-            rows = _calamine(path.name, lambda: sheet.to_python(skip_empty_area=False))
+            rows = calamine_or_reject(path.name, lambda: sheet.to_python(skip_empty_area=False))
         return None, ((i, [cell_text(v) for v in row]) for i, row in enumerate(rows, 1)), []
 
     return run_forked(path.name, limits, produce)[1]
