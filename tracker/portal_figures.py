@@ -39,9 +39,10 @@ from tracker.clock import now_local
 from tracker.config import Settings
 from tracker.ingest.base import HEADER_SCAN_ROWS, FileRejected, open_binary, sniff_text_encoding
 from tracker.ingest.readers import detect_format, sniff_delimiter
-from tracker.ingest.text import fold, strip_accents
+from tracker.ingest.text import fold
 from tracker.ingest.values import ValueProblem, parse_datetime
 from tracker.models import CODE_MAX, PortalFigure, Unit
+from tracker.text import strip_accents
 
 # canonical column -> labels seen (compared folded: accents, case, spacing and style do not matter)
 COLUMNS: dict[str, tuple[str, ...]] = {

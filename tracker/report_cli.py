@@ -24,6 +24,7 @@ from tracker import cli as _cli  # a module reference: tracker.cli may import th
 from tracker.config import Settings
 from tracker.files import open_private
 from tracker.reports import BY, Report, period_report, vi_number
+from tracker.text import strip_accents
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
 BY_LABELS = {"unit": "đơn vị", "field": "lĩnh vực", "procedure": "thủ tục", "channel": "kênh", "level": "cấp"}
@@ -159,10 +160,7 @@ def _score_row(ln) -> dict[str, str]:  # noqa: ANN001
 
 def parse_method(text: str) -> str:
     """'portal', or 'biểu06' (also written 'bieu06', 'bieu-06' …): the 766 method to score by."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFD", text.strip().lower()).replace("đ", "d")
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).replace("-", "").replace(" ", "")
+    folded = strip_accents(text.strip().lower()).replace("-", "").replace(" ", "")
     if folded in ("portal", "bieu06"):
         return folded
     raise argparse.ArgumentTypeError(f"'{text}' is not a method: expected biểu06 (or bieu06) or portal")
