@@ -26,20 +26,19 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.pool import NullPool
 
 from jobs.digest import META_DONE, DigestRun, digest_moment, run_digests
+from tracker.clock import LOCAL_TZ, now_local
 from tracker.config import Settings
-from tracker.derive import get_meta, now_local, refresh_derived, stale_count
+from tracker.derive import get_meta, refresh_derived, stale_count
 from tracker.locks import LockBusy, _key, lock_path, named_lock
 
 log = logging.getLogger("jobs.scheduler")
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOCK_NAME = "scheduler"
 CATCH_UP_MINUTES = 30
 REFRESH_MINUTES = 60
@@ -147,7 +146,7 @@ def _pg_holder(engine: Engine) -> str:
     if row is None:
         return ""
     who = (row.application_name or "").removeprefix("tthc scheduler, ")
-    since = f", since {row.backend_start.astimezone(TZ):%d/%m/%Y %H:%M}" if row.backend_start else ""
+    since = f", since {row.backend_start.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}" if row.backend_start else ""
     return f"{who}{since}" if who else ""
 
 
@@ -213,22 +212,23 @@ def build_scheduler(engine: Engine, settings: Settings):  # noqa: ANN201
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    sched = BlockingScheduler(timezone=TZ, job_defaults={"coalesce": True, "max_instances": 1,
+    sched = BlockingScheduler(timezone=LOCAL_TZ, job_defaults={"coalesce": True, "max_instances": 1,
                                                          "misfire_grace_time": 15 * 60})
-    start = datetime.now(TZ)
+    start = datetime.now(LOCAL_TZ)
     for spec in settings.get("import.sources"):
         sched.add_job(_guarded(f"import:{spec.name}", import_job),
-                      IntervalTrigger(minutes=spec.every_minutes, timezone=TZ), args=(engine, settings, spec.name),
-                      id=f"import:{spec.name}", name=f"import {spec.name}", next_run_time=start)
-    sched.add_job(_guarded("refresh", refresh_job), IntervalTrigger(minutes=REFRESH_MINUTES, timezone=TZ),
+                      IntervalTrigger(minutes=spec.every_minutes, timezone=LOCAL_TZ),
+                      args=(engine, settings, spec.name), id=f"import:{spec.name}", name=f"import {spec.name}",
+                      next_run_time=start)
+    sched.add_job(_guarded("refresh", refresh_job), IntervalTrigger(minutes=REFRESH_MINUTES, timezone=LOCAL_TZ),
                   args=(engine, settings), id="refresh", name="refresh", next_run_time=start)
     t = settings.get("digest.time")
     # every day at the digest time (the job skips days off), and every 30 minutes to catch up
-    trigger = OrTrigger([CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=TZ),
-                         IntervalTrigger(minutes=CATCH_UP_MINUTES, timezone=TZ)])
+    trigger = OrTrigger([CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=LOCAL_TZ),
+                         IntervalTrigger(minutes=CATCH_UP_MINUTES, timezone=LOCAL_TZ)])
     if settings.get("backup.keep_daily") or settings.get("backup.keep_monthly"):
         b = settings.get("backup.time")
-        sched.add_job(_guarded("backup", backup_job), CronTrigger(hour=b.hour, minute=b.minute, timezone=TZ),
+        sched.add_job(_guarded("backup", backup_job), CronTrigger(hour=b.hour, minute=b.minute, timezone=LOCAL_TZ),
                       args=(engine, settings), id="backup", name="backup")
     sched.add_job(_guarded("digest", digest_job), trigger, args=(engine, settings), id="digest", name="digest",
                   next_run_time=start + timedelta(seconds=5))

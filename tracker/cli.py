@@ -239,7 +239,8 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import classify_row, now_local
+    from tracker.clock import now_local
+    from tracker.derive import classify_row
     from tracker.queries import dossier_rows, limit_versions
 
     engine = _engine(settings)
@@ -272,7 +273,8 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import classify_row, limit_used, now_local
+    from tracker.clock import now_local
+    from tracker.derive import classify_row, limit_used
     from tracker.queries import dossier_rows, limit_versions
     from tracker.rules import explain_due
 

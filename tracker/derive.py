@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 
 from tracker.calendar import WorkCalendar
-from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
+from tracker.clock import now_local  # noqa: F401  (re-exported for tracker.ingest.loader and .sources until their split lands)
 from tracker.limits import ProcedureLimits
 from tracker.models import Dossier, Meta
 from tracker.portal766 import DERIVED_COLUMNS as PORTAL_COLUMNS

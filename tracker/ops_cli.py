@@ -34,7 +34,7 @@ def add_commands(sub) -> None:  # noqa: ANN001
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.backup import BackupError, backup, backup_dir, default_name
     from tracker.cli import CliError, _engine
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     _engine(settings)  # a reachable, migrated database, or a clear error
     url = settings.get("database.url")
@@ -70,7 +70,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, _settings: Settings | None) -> int:
-    from tracker.derive import now_local
+    from tracker.clock import now_local
     from tracker.health import Check, failed, run_checks, version
 
     try:

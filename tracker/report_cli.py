@@ -64,7 +64,7 @@ def _period(args: argparse.Namespace, *, required: bool = True) -> tuple[date | 
 
 
 def _as_of(args: argparse.Namespace) -> datetime:
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     return parse_moment(args.as_of) or now_local()
 
@@ -120,7 +120,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "xlsx":
         from dataclasses import replace
 
-        from tracker.derive import now_local
+        from tracker.clock import now_local
         from tracker.report_xlsx import FormText, write_report_xlsx
 
         form = FormText.from_settings(settings, signed_on=now_local().date())

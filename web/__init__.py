@@ -91,7 +91,7 @@ def _secret_key(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
-    from tracker.derive import now_local
+    from tracker.clock import now_local
     from web import access, admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
 
     settings = settings or load_settings()
