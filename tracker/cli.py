@@ -21,9 +21,8 @@ from sqlalchemy import Engine
 from tracker.config import ConfigError, Settings, load_settings
 from tracker.display import safe_text
 from tracker.export import safe_cell
+from tracker.ingest.readers import FORMATS
 from tracker.rules import CLASSES, LimitError, parse_limit
-
-FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv")
 
 
 class CliError(Exception):

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tracker.ingest.readers import FORMATS
+
 if TYPE_CHECKING:  # imported lazily: tracker.config imports this module while it loads
     import requests
     from sqlalchemy import Engine
@@ -41,7 +43,6 @@ if TYPE_CHECKING:  # imported lazily: tracker.config imports this module while i
 
 log = logging.getLogger("tracker.sources")
 
-FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv", "json")
 KINDS = ("folder", "url")
 ITEMS_KEYS = ("content", "data", "items", "records")
 COMMON_KEYS = ("name", "kind", "format", "every_minutes")
