@@ -37,7 +37,7 @@ from jobs.delivery import DeliveryReport, Outgoing, Rendered, deliver, render_em
 from tracker.calendar import WorkCalendar
 from tracker.calendar_days import warning_text as calendar_warning_text
 from tracker.config import Settings
-from tracker.derive import facts_of, refresh_derived, stale_count
+from tracker.derive import facts_of, refresh_if_stale
 from tracker.models import Dossier, Meta, Procedure, Unit
 from tracker.reports import LEVEL_NAMES, LEVEL_ORDER, Report, period_report, rate_text, vi_number
 from tracker.rules import NOT_RECEIVED_STATUSES, PAUSED_STATUSES, classify
@@ -521,12 +521,6 @@ def _mark_done(engine: Engine, digest_date: date) -> None:
         conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
 
 
-def _refresh_if_stale(engine: Engine, settings: Settings) -> None:
-    fp = settings.fingerprint()
-    if stale_count(engine, fp):
-        refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
-
-
 def build_digests(engine: Engine, settings: Settings, digest_date: date, *, unit: str | None = None) -> DigestRun:
     """Render the day's digests (and the summary unless `unit`), without sending anything."""
     cal = settings.work_calendar()
@@ -536,7 +530,7 @@ def build_digests(engine: Engine, settings: Settings, digest_date: date, *, unit
         why = cal.day_reason(digest_date) or ("cuối tuần" if digest_date.weekday() >= 5 else "ngày nghỉ")
         run.skipped = f"{digest_date.isoformat()} is not a working day ({why}): no digest"
         return run
-    _refresh_if_stale(engine, settings)
+    refresh_if_stale(engine, settings)
     lists = unit_lists(engine, settings, digest_date, [u["id"] for u in units])
     summary_to = [] if unit else settings.get("digest.cchc_recipients")
     r = rates(engine, settings, digest_date, week=bool(summary_to))

@@ -34,7 +34,8 @@ from sqlalchemy.pool import NullPool
 from jobs.digest import META_DONE, DigestRun, digest_moment, run_digests
 from tracker.clock import LOCAL_TZ, now_local
 from tracker.config import Settings
-from tracker.derive import get_meta, refresh_derived, stale_count
+from tracker.derive import get_meta, refresh_if_stale
+from tracker.ingest.sources import source_specs
 from tracker.locks import LockBusy, _key, lock_path, named_lock
 
 log = logging.getLogger("jobs.scheduler")
@@ -69,10 +70,8 @@ def refresh_job(engine: Engine, settings: Settings) -> int:
     first recomputed."""
     from tracker.outlook import refresh_outlook
 
-    fp = settings.fingerprint()
-    n = 0
-    if stale_count(engine, fp):
-        n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+    n = refresh_if_stale(engine, settings)
+    if n:
         log.info("refresh: %d dossier(s) recomputed", n)
     log.info("refresh: outlook of %d open dossier(s) stored", refresh_outlook(engine, settings))
     return n
@@ -119,7 +118,7 @@ def run_once(engine: Engine, settings: Settings, job: str, *, digest_date: date 
     if job == "refresh":
         return refresh_job(engine, settings)
     if job == "import":
-        return [import_job(engine, settings, spec.name) for spec in settings.get("import.sources")]
+        return [import_job(engine, settings, spec.name) for spec in source_specs(settings)]
     if job.startswith("import:"):
         return [import_job(engine, settings, job.removeprefix("import:"))]
     raise ValueError(f"no job '{job}': one of {', '.join(ONCE_JOBS)}")
@@ -215,7 +214,7 @@ def build_scheduler(engine: Engine, settings: Settings):  # noqa: ANN201
     sched = BlockingScheduler(timezone=LOCAL_TZ, job_defaults={"coalesce": True, "max_instances": 1,
                                                          "misfire_grace_time": 15 * 60})
     start = datetime.now(LOCAL_TZ)
-    for spec in settings.get("import.sources"):
+    for spec in source_specs(settings):
         sched.add_job(_guarded(f"import:{spec.name}", import_job),
                       IntervalTrigger(minutes=spec.every_minutes, timezone=LOCAL_TZ),
                       args=(engine, settings, spec.name), id=f"import:{spec.name}", name=f"import {spec.name}",
@@ -251,7 +250,7 @@ def run_scheduler(engine: Engine, settings: Settings, *, ready: Callable[[str], 
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         t = settings.get("digest.time")
-        sources = ", ".join(f"{s.name} every {s.every_minutes} min" for s in settings.get("import.sources"))
+        sources = ", ".join(f"{s.name} every {s.every_minutes} min" for s in source_specs(settings))
         message = (f"scheduler running ({_whoami()}): digest at {t:%H:%M} on working days; "
                    f"imports: {sources or 'none declared'}")
         log.info(message)

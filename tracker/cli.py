@@ -23,6 +23,7 @@ from tracker.display import safe_text
 from tracker.export import safe_cell
 from tracker.ingest.readers import FORMATS
 from tracker.rules import CLASSES, LimitError, parse_limit
+from tracker.settings_check import check_settings
 
 
 class CliError(Exception):
@@ -135,13 +136,10 @@ def _known_unit(engine: Engine, code: str | None) -> None:
 
 def _fresh(engine: Engine, settings: Settings) -> None:
     """Recompute stored derived values the calendar or rule settings, or a time-limit version, made stale."""
-    from tracker.derive import refresh_derived, stale_count
+    from tracker.derive import refresh_if_stale
 
-    fp = settings.fingerprint()
-    stale = stale_count(engine, fp)
-    if stale:
-        print(f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr)
-        refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+    refresh_if_stale(engine, settings, announce=lambda stale: print(
+        f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr))
 
 
 def _shown(value: Any) -> Any:  # noqa: ANN401
@@ -354,11 +352,11 @@ def _load_mapping(path: str | None) -> dict[str, str] | None:
         return None
     import tomllib
 
-    from tracker.config import _mapping
+    from tracker.ingest.columns import parse_mapping
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return _mapping(data.get("mapping", data))
+        return parse_mapping(data.get("mapping", data))
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         raise CliError(f"--mapping {path}: {exc}", 2) from None
 
@@ -584,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         # `tthc check` reports bad settings as one of its checks; `tthc version` needs none
-        settings = None if getattr(args, "loads_settings", False) else load_settings(args.config)
+        settings = None if getattr(args, "loads_settings", False) else check_settings(load_settings(args.config))
         code = args.func(args, settings)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tracker.config import ConfigError, Settings, load_settings
+from tracker.settings_check import check_settings
 
 
 def add_commands(sub) -> None:  # noqa: ANN001
@@ -74,7 +75,7 @@ def cmd_check(args: argparse.Namespace, _settings: Settings | None) -> int:
     from tracker.health import Check, failed, run_checks, version
 
     try:
-        settings = load_settings(args.config)
+        settings = check_settings(load_settings(args.config))
     except ConfigError as exc:
         checks = [Check("settings", "fail", str(exc))]
     else:

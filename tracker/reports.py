@@ -13,7 +13,7 @@ finished/unfinished column, so `total = finished + unfinished` holds on every ro
 whenever a report is built.
 
 The stored derived columns must match the settings (the comparison mode decides result_class):
-callers refresh stale rows first, as the CLI does with tracker.cli._fresh.
+callers refresh stale rows first (tracker.derive.refresh_if_stale).
 """
 
 from __future__ import annotations

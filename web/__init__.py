@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from tracker.config import Settings, load_settings
 from tracker.db import make_engine
 from tracker.files import open_private, private_dir
+from tracker.settings_check import check_settings
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LIST_CACHE_SECONDS = 15  # the overdue list and the counts: at most this old ('as of' shows when)
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     from tracker.clock import now_local
     from web import access, admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
 
-    settings = settings or load_settings()
+    settings = check_settings(settings or load_settings())
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
                 static_folder="static")
     app.config.update(

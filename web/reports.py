@@ -452,13 +452,13 @@ def _metric_label(metric: str) -> str:
 
 def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
     """(the report, 766 overall, 766 per unit, rule lines, a problem with the rules or None)."""
-    from tracker.scoring import line_766, parse_rules, rule_line
+    from tracker.scoring import line_766, rule_line, scoring_rules
 
     report = build_report(c, None, by="unit", rollup=False)
     overall = [line_766(report.total, "all", _("Tất cả đơn vị"))]
     units = [line_766(r, r.key, r.name) for r in report.rows]
     try:
-        rules = parse_rules(settings().get("scoring.rules"))
+        rules = scoring_rules(settings())
     except ValueError as exc:
         return report, overall, units, [], f"scoring.rules: {exc}"
     return report, overall, units, [rule_line(rule, report) for rule in rules], None

@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select
 
 from tracker.collation import name_key
 from tracker.export import safe_cell
+from tracker.ingest.sources import source_specs
 from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
 from web import current_now
 from web.access import page_access
@@ -466,7 +467,7 @@ def imports():  # noqa: ANN201
         latest = conn.execute(select(ImportRun.source, func.max(ImportRun.finished_at).label("last"))
                               .where(ImportRun.status.in_(["done", "partial"]))
                               .group_by(ImportRun.source)).all()
-    declared = {s.name if hasattr(s, "name") else s["name"]: s for s in settings().get("import.sources")}
+    declared = {s.name: s for s in source_specs(settings())}
     fresh = []
     seen = {s for s, _ in latest}
     for source, last in latest:

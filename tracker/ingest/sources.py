@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tracker.config import Settings, table_list
 from tracker.ingest.readers import FORMATS
 
-if TYPE_CHECKING:  # imported lazily: tracker.config imports this module while it loads
+if TYPE_CHECKING:  # types only
     import requests
     from sqlalchemy import Engine
 
-    from tracker.config import Settings
     from tracker.ingest.loader import ImportResult
 
 log = logging.getLogger("tracker.sources")
@@ -253,8 +253,6 @@ def _parse_one(i: int, entry: Any, used: dict[str, int]) -> SourceSpec:
 
 def parse_sources(value: Any) -> list[SourceSpec]:
     """Validate the `import.sources` array of tables (or a JSON array, from the environment)."""
-    from tracker.config import table_list
-
     value = table_list(value, "import.sources")
     if not value:
         return []
@@ -267,6 +265,16 @@ def parse_sources(value: Any) -> list[SourceSpec]:
         used[spec.name] = i
         specs.append(spec)
     return specs
+
+
+def source_specs(settings: Settings) -> tuple[SourceSpec, ...]:
+    """The declared sources, built once per value of the settings (checked at start-up by
+    tracker.settings_check)."""
+    return settings.derived(_specs)
+
+
+def _specs(settings: Settings) -> tuple[SourceSpec, ...]:
+    return tuple(parse_sources(settings.get("import.sources")))
 
 
 # ----- running a source ---------------------------------------------------------------------------
@@ -303,7 +311,7 @@ class SourceRun:
 
 
 def find_source(settings: Settings, name: str) -> SourceSpec:
-    specs = settings.get("import.sources")
+    specs = source_specs(settings)
     for spec in specs:
         if spec.name == name:
             return spec
