@@ -205,8 +205,12 @@ def test_import_takes_every_format_the_readers_know_json_included(capsys, cli_db
     path = fx.write_portal_json(tmp_path / "portal.json")
     code, out, err = run(capsys, "import", str(path), "--format", "json")  # either flavour, told from the records
     assert code == 0, err
-    with make_engine(cli_db).connect() as conn:
-        assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == len(fx.DOSSIERS)
+    engine = make_engine(cli_db)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == len(fx.DOSSIERS)
+    finally:
+        engine.dispose()
     with pytest.raises(SystemExit):
         main(["import", str(path), "--format", "pdf"])
     err = capsys.readouterr().err

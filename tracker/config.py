@@ -426,21 +426,22 @@ class Settings:
         self._origins = dict(origins or {})  # key -> where its value came from (a file, the environment)
         self._calendar_days: dict = {}  # {date: (kind, reason)} from the database (tracker.calendar_days.attach)
         self._revision = 0  # bumped when the calendar days change: what `derived` built before is stale
-        self._derived: dict[Callable, tuple[int, Any]] = {}
+        self._derived: dict[Any, tuple[int, Any]] = {}  # what `derived` built, by builder (and key)
 
     def get(self, key: str) -> Any:
         return self._values[key]
 
-    def derived(self, build: Callable[[Settings], T]) -> T:
-        """`build(self)`, built once per value of these settings and then shared (again after the
-        calendar days change): the calendar, the rule settings, and what the domain builds from
-        settings (import sources, scoring rules). `build` must not keep state of its own."""
+    def derived(self, build: Callable[[Any], T], key: str | None = None) -> T:
+        """`build(self)`, or with `key` `build(self.get(key))`: built once per value of these settings
+        and then shared (again after the calendar days change). How the calendar, the rule settings
+        and what the domain builds from settings (import sources, scoring rules) are made once."""
+        memo = build if key is None else (build, key)
         revision = self._revision
-        hit = self._derived.get(build)
+        hit = self._derived.get(memo)
         if hit is not None and hit[0] == revision:
             return hit[1]
-        value = build(self)
-        self._derived[build] = (revision, value)
+        value = build(self) if key is None else build(self.get(key))
+        self._derived[memo] = (revision, value)
         return value
 
     def refusal(self, key: str, exc: Exception) -> ConfigError:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select, update
 
+from tracker import data_version
 from tracker.calendar import WorkCalendar
 from tracker.clock import now_local  # noqa: F401  (re-exported for tracker.ingest.loader and .sources until their split lands)
 from tracker.config import Settings
@@ -118,6 +119,7 @@ def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: 
                 if stats is not None and any(r[f"_old_{c}"] != d[c] for c in _MOVES):
                     stats["moved"] += 1
             conn.execute(stmt, params)
+            data_version.bump(conn)
             done += len(rows)
             last_id = rows[-1]["id"]
     set_meta(engine, META_FP, fp)

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
+from tracker import data_version
 from tracker.clock import now_local
 from tracker.config import Settings
 from tracker.ingest.base import HEADER_SCAN_ROWS, FileRejected, open_binary, sniff_text_encoding
@@ -337,6 +338,7 @@ def import_figures(engine: Engine, path: str | Path, *, now: datetime | None = N
                  "received": f.received, "on_time": f.on_time,
                  "score": None if f.score is None else float(f.score), "imported_at": stamp,
                  "file_name": path.name[:1000]} for f in figures])
+        data_version.bump(conn)
     result.inserted = len(figures) - result.replaced
     return result
 

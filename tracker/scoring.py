@@ -95,14 +95,10 @@ def parse_rules(value: Any) -> list[ScoringRule]:
     return rules
 
 
-def scoring_rules(settings: Settings) -> tuple[ScoringRule, ...]:
+def scoring_rules(settings: Settings) -> list[ScoringRule]:
     """The settings' `[[scoring.rules]]`, built once per value of the settings (checked at start-up by
-    tracker.settings_check)."""
-    return settings.derived(_rules)
-
-
-def _rules(settings: Settings) -> tuple[ScoringRule, ...]:
-    return tuple(parse_rules(settings.get("scoring.rules")))
+    tracker.settings_check). Shared: not to be changed."""
+    return settings.derived(parse_rules, "scoring.rules")
 
 
 def _parse_rule(entry: dict[str, Any]) -> ScoringRule:

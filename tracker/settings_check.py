@@ -16,7 +16,7 @@ from tracker.scoring import scoring_rules
 
 BUILT = (
     ("import.sources", source_specs),
-    ("import.mapping", lambda settings: parse_mapping(settings.get("import.mapping"))),
+    ("import.mapping", lambda settings: settings.derived(parse_mapping, "import.mapping")),
     ("scoring.rules", scoring_rules),
 )
 

@@ -43,7 +43,7 @@ def limits_seconds(settings: Any, cal: WorkCalendar) -> dict[int, int]:
 def stuck_cut(cal: WorkCalendar, t: datetime, seconds: int) -> datetime:
     """The latest moment m with working_seconds_between(m, t) >= seconds: entered a status at or
     before m, a dossier has been in it for at least `seconds` of working time at t (to the second)."""
-    cal.is_working_day(t.date() - timedelta(days=2 * seconds // cal.day_seconds + 30))  # load years first
+    cal.is_working_day(t.date() - timedelta(days=2 * seconds // cal.day_seconds + 30))  # its years in one build
     return cal.latest_within(t, -seconds)
 
 

@@ -93,7 +93,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
     from tracker.clock import now_local
-    from web import access, admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
+    from web import access, admin, api, auth, cache, calendar_admin, i18n, ops, outlook, quality, reports, views
 
     settings = check_settings(settings or load_settings())
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.wsgi_app = TrustedProxies(app.wsgi_app, settings.get("web.trusted_proxies"))
     app.extensions["tthc_engine"] = make_engine(settings.get("database.url"))
     app.extensions["tthc_now"] = now or now_local
+    cache.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(auth.bp)

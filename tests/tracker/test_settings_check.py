@@ -32,7 +32,7 @@ def test_settings_hold_plain_tables_and_the_domain_builds_once_per_value():
     assert source_specs(settings) is source_specs(settings)
     assert settings.work_calendar() is settings.work_calendar()
     assert settings.rule_settings() is settings.rule_settings()
-    assert scoring_rules(settings) == ()
+    assert scoring_rules(settings) == []
 
 
 def test_entered_days_give_a_new_calendar_and_fingerprint_equal_days_do_not():

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from tracker import data_version
 from tracker.calendar import FIRST_YEAR, LAST_YEAR, WorkCalendar
 from tracker.config import Settings
 from tracker.db import drop_indexes, restore_indexes
@@ -1137,6 +1138,7 @@ def _finish_run(engine: Engine, run_id: int, result: ImportResult, *, keep_messa
             finished_at=now_local(), status=result.status, rows_read=result.rows_read,
             inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
             rejected=result.rejected, message=shown(result.message)[:5000]))
+        data_version.bump(conn)  # what the run stored is now what pages may show
 
 
 def _record_failed_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:

@@ -267,14 +267,10 @@ def parse_sources(value: Any) -> list[SourceSpec]:
     return specs
 
 
-def source_specs(settings: Settings) -> tuple[SourceSpec, ...]:
+def source_specs(settings: Settings) -> list[SourceSpec]:
     """The declared sources, built once per value of the settings (checked at start-up by
-    tracker.settings_check)."""
-    return settings.derived(_specs)
-
-
-def _specs(settings: Settings) -> tuple[SourceSpec, ...]:
-    return tuple(parse_sources(settings.get("import.sources")))
+    tracker.settings_check). Shared: not to be changed."""
+    return settings.derived(parse_sources, "import.sources")
 
 
 # ----- running a source ---------------------------------------------------------------------------
