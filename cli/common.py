@@ -201,13 +201,10 @@ def known_unit(engine: Engine, code: str | None) -> None:
 
 def refresh_if_stale(engine: Engine, settings: Settings) -> None:
     """Recompute stored derived values the calendar or rule settings, or a time-limit version, made stale."""
-    from tracker.derive import refresh_derived, stale_count
+    from tracker.derive import refresh_if_stale as refresh
 
-    fp = settings.fingerprint()
-    stale = stale_count(engine, fp)
-    if stale:
-        print(f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr)
-        refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+    refresh(engine, settings, announce=lambda stale: print(
+        f"Settings or time limits changed: recomputing {stale} dossier(s)…", file=sys.stderr))
 
 
 # ----- output -------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from sqlalchemy import Engine
 
 from cli.common import CliError, bounded, known_unit, open_engine, print_import, refresh_if_stale
 from tracker.config import Settings
-
-FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv")
+from tracker.ingest.readers import FORMATS
 
 
 def add_commands(sub) -> None:  # noqa: ANN001
@@ -51,7 +50,7 @@ def load_mapping(path: str | None) -> dict[str, str] | None:
         return None
     import tomllib
 
-    from tracker.config import parse_mapping
+    from tracker.ingest.columns import parse_mapping
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -11,9 +11,9 @@ import sys
 from collections import Counter
 
 from cli.common import bounded
+from tracker.clock import now_local
 from tracker.config import Settings
 from tracker.db import make_engine, upgrade
-from tracker.derive import now_local
 from tracker.files import private_dir
 
 # What a province declares in its settings, filled in for the demo where the settings leave the

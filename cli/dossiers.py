@@ -30,7 +30,8 @@ def add_commands(sub) -> None:  # noqa: ANN001
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import classify_row, now_local
+    from tracker.clock import now_local
+    from tracker.derive import classify_row
     from tracker.queries import dossier_rows, limit_versions
 
     engine = open_engine(settings)
@@ -63,7 +64,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from tracker.derive import now_local
+    from tracker.clock import now_local
     from tracker.explain import explain_dossier
 
     if not args.code.strip():

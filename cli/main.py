@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from cli import data, database, demo, dossiers, figures, ops, predict, reports, rules, scheduler, serve, users
 from cli.common import CliError, dispose_engines
 from tracker.config import ConfigError, load_settings
+from tracker.settings_check import check_settings
 
 # in the order `tthc --help` lists them
 GROUPS = (database, rules, dossiers, data, demo, reports, figures, ops, predict, scheduler, users, serve)
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         # `tthc check` reports bad settings as one of its checks; `tthc version` needs none
-        settings = None if getattr(args, "loads_settings", False) else load_settings(args.config)
+        settings = None if getattr(args, "loads_settings", False) else check_settings(load_settings(args.config))
         code = args.func(args, settings)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code

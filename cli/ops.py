@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cli.common import CliError, open_engine
 from tracker.config import ConfigError, Settings, load_settings
+from tracker.settings_check import check_settings
 
 
 def add_commands(sub) -> None:  # noqa: ANN001
@@ -34,7 +35,7 @@ def add_commands(sub) -> None:  # noqa: ANN001
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.backup import BackupError, backup, backup_dir, default_name
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     open_engine(settings)  # a reachable, migrated database, or a clear error
     url = settings.get("database.url")
@@ -69,11 +70,11 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, _settings: Settings | None) -> int:
-    from tracker.derive import now_local
+    from tracker.clock import now_local
     from tracker.health import Check, failed, run_checks, version
 
     try:
-        settings = load_settings(args.config)
+        settings = check_settings(load_settings(args.config))
     except ConfigError as exc:
         checks = [Check("settings", "fail", str(exc))]
     else:

@@ -31,6 +31,7 @@ from cli.common import (
 )
 from tracker.config import Settings
 from tracker.reports import BY, Report, period_report, vi_number
+from tracker.text import strip_accents
 
 BY_LABELS = {"unit": "đơn vị", "field": "lĩnh vực", "procedure": "thủ tục", "channel": "kênh", "level": "cấp"}
 
@@ -68,7 +69,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "xlsx":
         from dataclasses import replace
 
-        from tracker.derive import now_local
+        from tracker.clock import now_local
         from tracker.report_xlsx import FormText, write_report_xlsx
 
         form = FormText.from_settings(settings, signed_on=now_local().date())
@@ -108,10 +109,7 @@ def _score_row(ln) -> dict[str, str]:  # noqa: ANN001
 
 def parse_method(text: str) -> str:
     """'portal', or 'biểu06' (also written 'bieu06', 'bieu-06' …): the 766 method to score by."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFD", text.strip().lower()).replace("đ", "d")
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).replace("-", "").replace(" ", "")
+    folded = strip_accents(text.strip().lower()).replace("-", "").replace(" ", "")
     if folded in ("portal", "bieu06"):
         return folded
     raise argparse.ArgumentTypeError(f"'{text}' is not a method: expected biểu06 (or bieu06) or portal")

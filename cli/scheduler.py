@@ -113,7 +113,7 @@ def print_delivery(run, out=None, err=None) -> None:  # noqa: ANN001
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.digest import DigestError, run_digests
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     if (args.html and not args.preview) or (args.retry_unknown and not args.send):
         raise CliError("--html goes with --preview, --retry-unknown with --send", 2)

@@ -37,13 +37,12 @@ from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tracker.clock import now_local
+from tracker.clock import LOCAL_TZ, now_local
 from tracker.config import Settings
 from tracker.display import safe_text
 from tracker.files import open_private, private_dir
@@ -52,7 +51,6 @@ from tracker.models import DigestDelivery
 log = logging.getLogger("jobs.delivery")
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # 7-bit transfer encodings (quoted-printable or base64, whichever is shorter): no relay mangles them.
 MAIL_POLICY = policy.default.clone(cte_type="7bit")
 CLAIMABLE = ("pending", "failed")  # what the scheduler retries on its own
@@ -102,7 +100,7 @@ def build_message(settings: Settings, *, recipient: str, rendered: Rendered, mes
     msg["From"] = settings.get("smtp.from")
     msg["To"] = recipient
     msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime((when or datetime.now(TZ)).astimezone(TZ))
+    msg["Date"] = format_datetime((when or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ))
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     for k, v in (headers or {}).items():

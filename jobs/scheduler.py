@@ -26,20 +26,20 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.pool import NullPool
 
 from jobs.digest import META_DONE, DigestRun, digest_moment, run_digests
+from tracker.clock import LOCAL_TZ, now_local
 from tracker.config import Settings
-from tracker.derive import get_meta, now_local, refresh_derived, stale_count
+from tracker.derive import get_meta, refresh_if_stale
+from tracker.ingest.sources import source_specs
 from tracker.locks import LockBusy, lock_key, lock_path, named_lock
 
 log = logging.getLogger("jobs.scheduler")
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOCK_NAME = "scheduler"
 CATCH_UP_MINUTES = 30
 REFRESH_MINUTES = 60
@@ -70,10 +70,8 @@ def refresh_job(engine: Engine, settings: Settings) -> int:
     first recomputed."""
     from tracker.outlook import refresh_outlook
 
-    fp = settings.fingerprint()
-    n = 0
-    if stale_count(engine, fp):
-        n = refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
+    n = refresh_if_stale(engine, settings)
+    if n:
         log.info("refresh: %d dossier(s) recomputed", n)
     log.info("refresh: outlook of %d open dossier(s) stored", refresh_outlook(engine, settings))
     return n
@@ -120,7 +118,7 @@ def run_once(engine: Engine, settings: Settings, job: str, *, digest_date: date 
     if job == "refresh":
         return refresh_job(engine, settings)
     if job == "import":
-        return [import_job(engine, settings, spec.name) for spec in settings.get("import.sources")]
+        return [import_job(engine, settings, spec.name) for spec in source_specs(settings)]
     if job.startswith("import:"):
         return [import_job(engine, settings, job.removeprefix("import:"))]
     raise ValueError(f"no job '{job}': one of {', '.join(ONCE_JOBS)}")
@@ -147,7 +145,7 @@ def _pg_holder(engine: Engine) -> str:
     if row is None:
         return ""
     who = (row.application_name or "").removeprefix("tthc scheduler, ")
-    since = f", since {row.backend_start.astimezone(TZ):%d/%m/%Y %H:%M}" if row.backend_start else ""
+    since = f", since {row.backend_start.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}" if row.backend_start else ""
     return f"{who}{since}" if who else ""
 
 
@@ -213,22 +211,23 @@ def build_scheduler(engine: Engine, settings: Settings):  # noqa: ANN201
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    sched = BlockingScheduler(timezone=TZ, job_defaults={"coalesce": True, "max_instances": 1,
+    sched = BlockingScheduler(timezone=LOCAL_TZ, job_defaults={"coalesce": True, "max_instances": 1,
                                                          "misfire_grace_time": 15 * 60})
-    start = datetime.now(TZ)
-    for spec in settings.get("import.sources"):
+    start = datetime.now(LOCAL_TZ)
+    for spec in source_specs(settings):
         sched.add_job(_guarded(f"import:{spec.name}", import_job),
-                      IntervalTrigger(minutes=spec.every_minutes, timezone=TZ), args=(engine, settings, spec.name),
-                      id=f"import:{spec.name}", name=f"import {spec.name}", next_run_time=start)
-    sched.add_job(_guarded("refresh", refresh_job), IntervalTrigger(minutes=REFRESH_MINUTES, timezone=TZ),
+                      IntervalTrigger(minutes=spec.every_minutes, timezone=LOCAL_TZ),
+                      args=(engine, settings, spec.name), id=f"import:{spec.name}", name=f"import {spec.name}",
+                      next_run_time=start)
+    sched.add_job(_guarded("refresh", refresh_job), IntervalTrigger(minutes=REFRESH_MINUTES, timezone=LOCAL_TZ),
                   args=(engine, settings), id="refresh", name="refresh", next_run_time=start)
     t = settings.get("digest.time")
     # every day at the digest time (the job skips days off), and every 30 minutes to catch up
-    trigger = OrTrigger([CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=TZ),
-                         IntervalTrigger(minutes=CATCH_UP_MINUTES, timezone=TZ)])
+    trigger = OrTrigger([CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=LOCAL_TZ),
+                         IntervalTrigger(minutes=CATCH_UP_MINUTES, timezone=LOCAL_TZ)])
     if settings.get("backup.keep_daily") or settings.get("backup.keep_monthly"):
         b = settings.get("backup.time")
-        sched.add_job(_guarded("backup", backup_job), CronTrigger(hour=b.hour, minute=b.minute, timezone=TZ),
+        sched.add_job(_guarded("backup", backup_job), CronTrigger(hour=b.hour, minute=b.minute, timezone=LOCAL_TZ),
                       args=(engine, settings), id="backup", name="backup")
     sched.add_job(_guarded("digest", digest_job), trigger, args=(engine, settings), id="digest", name="digest",
                   next_run_time=start + timedelta(seconds=5))
@@ -251,7 +250,7 @@ def run_scheduler(engine: Engine, settings: Settings, *, ready: Callable[[str], 
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         t = settings.get("digest.time")
-        sources = ", ".join(f"{s.name} every {s.every_minutes} min" for s in settings.get("import.sources"))
+        sources = ", ".join(f"{s.name} every {s.every_minutes} min" for s in source_specs(settings))
         message = (f"scheduler running ({_whoami()}): digest at {t:%H:%M} on working days; "
                    f"imports: {sources or 'none declared'}")
         log.info(message)

@@ -7,14 +7,20 @@ Decreed swaps the package lags behind on are applied from the shipped table
 All moments are naive datetimes in local time (Asia/Ho_Chi_Minh, UTC+7, no daylight saving).
 
 Speed: every moment maps to a *working-second position*, the number of working seconds
-before it counted from the first day of the loaded span. Adding working hours is then an
+before it counted from the first day the calendar loaded. Adding working hours is then an
 addition and counting them a subtraction; only the two conversions touch the calendar, and
 they are a few array look-ups. That is what makes a million due dates a few seconds of work.
+
+Sharing: years are loaded as they are asked for. A position never changes when more years are
+loaded (loading earlier years counts them below zero), and each load publishes a new span of
+years whole, under a lock; so one calendar can serve every thread of a process (the settings
+build one per value: tracker.config.Settings.work_calendar).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import tomllib
 from array import array
 from collections.abc import Iterable, Mapping
@@ -94,6 +100,26 @@ def load_decreed_table(path: Path = DECREED_TABLE) -> tuple[dict[date, str], dic
     return off, work
 
 
+class _Span:
+    """The loaded years, never changed once built: a thread reads one span whole while another builds
+    the next. `base` is the number of the span's first working day, so that the k-th working day
+    since the calendar's first load is `work_days[k - base]` in every span (negative k: before it)."""
+
+    __slots__ = ("base", "first_year", "last_year", "off", "ord0", "work_before", "work_days", "worked")
+
+    def __init__(self, first_year: int, last_year: int, ord0: int, base: int, work_before: array,
+                 work_days: list[datetime], off: dict[date, str], worked: dict[date, str]) -> None:
+        self.first_year, self.last_year, self.ord0, self.base = first_year, last_year, ord0, base
+        self.work_before = work_before  # per day of the span: working days strictly before it
+        self.work_days = work_days  # the span's working days, at midnight
+        self.off, self.worked = off, worked  # weekdays off and weekend days worked, with reason
+
+    def index(self, d: date) -> int | None:
+        """Day `d`'s index in the span, or None when it is outside."""
+        i = d.toordinal() - self.ord0
+        return i if 0 <= i < len(self.work_before) - 1 else None
+
+
 class WorkCalendar:
     """Working days and office sessions, and arithmetic on working time."""
 
@@ -138,26 +164,38 @@ class WorkCalendar:
         self._day_start_secs = spans[0][0]
         self._day_end = self.sessions[-1].end
 
-        self._first_year = self._last_year = 0
-        self._ord0 = 0
-        self._work_before = array("l")  # per day of the span: working days strictly before it
-        self._work_days: list[datetime] = []  # k-th working day of the span, at midnight
-        self._off: dict[date, str] = {}  # weekdays off, with reason
-        self._worked: dict[date, str] = {}  # weekend days worked, with reason
+        self._span: _Span | None = None  # the years loaded so far
+        self._loading = threading.Lock()
 
     # ----- the loaded span of years -------------------------------------------------------
 
-    def _ensure(self, year: int) -> None:
-        if self._work_days and self._first_year <= year <= self._last_year:
-            return
+    def _ensure(self, year: int) -> _Span:
+        """A span holding `year` (and the years around it), loaded if need be."""
+        s = self._span
+        if s is not None and s.first_year <= year <= s.last_year:
+            return s
         check_covered(year)
-        first = year - _SPAN_MARGIN_YEARS
-        last = year + _SPAN_MARGIN_YEARS
-        if self._work_days:
-            first, last = min(first, self._first_year), max(last, self._last_year)
-        self._build(max(first, FIRST_YEAR), min(last, LAST_YEAR))
+        with self._loading:  # one thread loads; the others then find its span
+            s = self._span
+            if s is not None and s.first_year <= year <= s.last_year:
+                return s
+            first = year - _SPAN_MARGIN_YEARS
+            last = year + _SPAN_MARGIN_YEARS
+            if s is not None:
+                first, last = min(first, s.first_year), max(last, s.last_year)
+            s = self._span = self._build(max(first, FIRST_YEAR), min(last, LAST_YEAR), s)
+            return s
 
-    def _build(self, first_year: int, last_year: int) -> None:
+    def _day(self, d: date) -> tuple[_Span, int]:
+        """A span holding day `d`, and d's index in it."""
+        s = self._span
+        i = None if s is None else s.index(d)
+        if i is None:
+            s = self._ensure(d.year)
+            i = s.index(d)
+        return s, i
+
+    def _build(self, first_year: int, last_year: int, previous: _Span | None) -> _Span:
         pkg = holidays.country_holidays("VN", years=range(first_year, last_year + 1), language="vi")
         off: dict[date, str] = {}
         worked: dict[date, str] = {}
@@ -188,9 +226,7 @@ class WorkCalendar:
                 off.pop(d, None)
                 worked[d] = reason
 
-        self._first_year, self._last_year = first_year, last_year
         start, end = date(first_year, 1, 1), date(last_year, 12, 31)
-        self._ord0 = start.toordinal()
         work_before = array("l", bytes(8 * ((end - start).days + 2)))
         work_days: list[datetime] = []
         d = start
@@ -201,9 +237,11 @@ class WorkCalendar:
                 work_days.append(datetime(d.year, d.month, d.day))
             d += one
         work_before[-1] = len(work_days)
-        self._work_before, self._work_days = work_before, work_days
-        self._off = {d: r for d, r in off.items() if d.weekday() < 5}
-        self._worked = {d: r for d, r in worked.items() if d.weekday() >= 5}
+        # the previous span's first working day keeps its number: no position moves
+        base = 0 if previous is None else previous.base - work_before[previous.ord0 - start.toordinal()]
+        return _Span(first_year, last_year, start.toordinal(), base, work_before, work_days,
+                     {d: r for d, r in off.items() if d.weekday() < 5},
+                     {d: r for d, r in worked.items() if d.weekday() >= 5})
 
     @staticmethod
     def _working(d: date, off: Mapping[date, str], worked: Mapping[date, str]) -> bool:
@@ -219,49 +257,52 @@ class WorkCalendar:
                 return f"Làm bù cho ngày nghỉ {d:%d/%m/%Y}"
         return "Ngày làm bù"
 
-    def _index(self, t: date) -> int:
-        i = t.toordinal() - self._ord0
-        if i < 0 or i >= len(self._work_before) - 1:
-            self._ensure(t.year)
-            i = t.toordinal() - self._ord0
-        return i
-
     # ----- days ---------------------------------------------------------------------------
 
     def is_working_day(self, d: date) -> bool:
-        i = self._index(d)
-        return self._work_before[i + 1] > self._work_before[i]
+        s, i = self._day(d)
+        return s.work_before[i + 1] > s.work_before[i]
 
     def day_reason(self, d: date) -> str | None:
         """Why a weekday is off or a weekend day is worked; None for an ordinary day."""
-        self._index(d)
-        return self._off.get(d) or self._worked.get(d)
+        s, _ = self._day(d)
+        return s.off.get(d) or s.worked.get(d)
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after `d`."""
-        i = self._index(d)
-        return self._working_day(self._work_before[i + 1]).date()
+        s, i = self._day(d)
+        return self._working_day(s.base + s.work_before[i + 1]).date()
 
     def working_day_on_or_after(self, d: date) -> date:
-        i = self._index(d)
-        return self._working_day(self._work_before[i]).date()
+        s, i = self._day(d)
+        return self._working_day(s.base + s.work_before[i]).date()
 
     def _working_day(self, k: int) -> datetime:
-        if k >= len(self._work_days) and self._last_year < LAST_YEAR:
-            # one step to the end of the covered years (not a year at a time: each step rebuilds)
-            ahead = self._last_year + 1 + (k - len(self._work_days)) // 240
-            self._ensure(min(max(ahead, self._last_year + 1), LAST_YEAR))
-            return self._working_day(k)  # at most twice more: the span only grows towards LAST_YEAR
-        if not 0 <= k < len(self._work_days):
-            raise OutOfCalendar(f"a working day counted to beyond {LAST_YEAR}, the last year the working "
-                                "calendar covers")
-        return self._work_days[k]
+        """Working day number k (see _Span.base), at midnight."""
+        s = self._span
+        while True:  # at most a few loads: the span only grows towards FIRST_YEAR and LAST_YEAR
+            j = k - s.base
+            if 0 <= j < len(s.work_days):
+                return s.work_days[j]
+            if j >= len(s.work_days) and s.last_year < LAST_YEAR:
+                # one step to the end of the covered years (not a year at a time: each step rebuilds)
+                ahead = s.last_year + 1 + (j - len(s.work_days)) // 240
+                s = self._ensure(min(max(ahead, s.last_year + 1), LAST_YEAR))
+            elif j < 0 and s.first_year > FIRST_YEAR:
+                behind = s.first_year - 1 - (-j) // 240
+                s = self._ensure(max(min(behind, s.first_year - 1), FIRST_YEAR))
+            elif j < 0:
+                raise OutOfCalendar(f"a working day counted to before {FIRST_YEAR}, the first year the working "
+                                    "calendar covers")
+            else:
+                raise OutOfCalendar(f"a working day counted to beyond {LAST_YEAR}, the last year the working "
+                                    "calendar covers")
 
     def year_days(self, year: int) -> list[DayEntry]:
         """The weekdays off and the weekend days worked in `year`, with reasons."""
-        self._ensure(year)
-        entries = [DayEntry(d, "off", r) for d, r in self._off.items() if d.year == year]
-        entries += [DayEntry(d, "work", r) for d, r in self._worked.items() if d.year == year]
+        s = self._ensure(year)
+        entries = [DayEntry(d, "off", r) for d, r in s.off.items() if d.year == year]
+        entries += [DayEntry(d, "work", r) for d, r in s.worked.items() if d.year == year]
         return sorted(entries, key=lambda e: e.date)
 
     def day_end(self, d: date) -> datetime:
@@ -271,14 +312,12 @@ class WorkCalendar:
     # ----- working time ---------------------------------------------------------------------
 
     def position(self, t: datetime) -> int:
-        """Working seconds before moment `t`, counted from the start of the loaded span."""
-        i = t.toordinal() - self._ord0
-        wb = self._work_before
-        if i < 0 or i >= len(wb) - 1:
-            self._ensure(t.year)
-            return self.position(t)
+        """Working seconds before moment `t`, counted from the first day the calendar loaded
+        (negative before it). Loading more years never changes a position."""
+        s, i = self._day(t)
+        wb = s.work_before
         k = wb[i]
-        base = k * self.day_seconds
+        base = (s.base + k) * self.day_seconds
         if wb[i + 1] == k:  # not a working day: as the start of the next one
             return base
         s = t.hour * 3600 + t.minute * 60 + t.second
@@ -296,7 +335,7 @@ class WorkCalendar:
         the next: `prefer_end` picks the end (a due date stays at 17:00, 11:30), otherwise the
         start (an effective start moves to 07:00, 13:30)."""
         k, r = divmod(pos, self.day_seconds)
-        if prefer_end and r == 0 and k > 0:
+        if prefer_end and r == 0:
             k, r = k - 1, self.day_seconds
         day = self._working_day(k)
         for a, b, before in self._spans:
@@ -319,8 +358,6 @@ class WorkCalendar:
 
     def working_seconds_between(self, a: datetime, b: datetime) -> int:
         """Working time in [a, b), in seconds; negative when b is before a."""
-        self._index(a)  # load both years first: loading an earlier year shifts every position
-        self._index(b)
         return self.position(b) - self.position(a)
 
     def working_hours_between(self, a: datetime, b: datetime) -> float:
@@ -335,9 +372,9 @@ class WorkCalendar:
 
     def non_working_between(self, a: date, b: date) -> list[tuple[date, str]]:
         """Weekdays off (with reason) in [a, b]: for explaining a due date."""
-        self._index(a)
-        self._index(b)
-        return sorted((d, r) for d, r in self._off.items() if a <= d <= b)
+        self._day(a)
+        s, _ = self._day(b)  # holds a's years too: a span only grows
+        return sorted((d, r) for d, r in s.off.items() if a <= d <= b)
 
     # ----- identity -------------------------------------------------------------------------
 

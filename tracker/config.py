@@ -6,25 +6,36 @@ Lists in the environment are comma-separated; booleans are true/false/1/0/yes/no
 
 Every setting is validated at start-up; an error names the key and the bad value, e.g.
     calendar.sessions: '25:00-26:00' is not an office session: expected 'HH:MM-HH:MM'
+
+Settings are plain values. What the domain builds from them it builds itself, once per value of
+the settings (`Settings.derived`): the calendar and the rule settings here, import sources in
+tracker.ingest.sources, scoring rules in tracker.scoring, the header mapping in
+tracker.ingest.columns; tracker.settings_check builds those at start-up, so a bad one is refused
+there too. This module imports none of them.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import json
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tracker.calendar import CalendarError, Session, WorkCalendar, parse_session
 from tracker.rules import RuleSettings
 
 ENV_PREFIX = "TTHC_"
 ENV_NOT_SETTINGS = {"TTHC_CONFIG"}
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -134,25 +145,19 @@ def _dated(v: Any) -> dict[date, str]:
     return out
 
 
-def parse_mapping(v: Any) -> dict[str, str]:
-    """{'Source label': 'field'}: labels a source uses that the built-in profiles do not know."""
-    from tracker.ingest.columns import ALIASES
-
+def _labels(v: Any) -> dict[str, str]:
+    """{'Source label': 'field'}: labels a source uses that the built-in profiles do not know (that each
+    field is a dossier field, tracker.ingest.columns.parse_mapping checks)."""
     if not isinstance(v, dict):
         raise ValueError(f"'{v}' is not a table of 'Source label' = 'field'")
-    for label, field in v.items():
-        if field not in ALIASES or field == "_ignored":
-            raise ValueError(f"'{label}' = '{field}': '{field}' is not a dossier field "
-                             f"(one of {', '.join(f for f in ALIASES if f != '_ignored')})")
     return dict(v)
 
 
 def table_list(value: Any, name: str) -> list:
     """An array of tables: from TOML as it is, from the environment as a JSON array of objects.
 
-    Shared by the settings that hold rule or source tables ([[import.sources]], [[scoring.rules]])."""
-    import json
-
+    Shared by the settings that hold rule or source tables ([[import.sources]], [[scoring.rules]]);
+    the modules that build sources and rules from them check each table."""
     if value is None or value == [] or value == "":
         return []
     if isinstance(value, str):
@@ -166,16 +171,11 @@ def table_list(value: Any, name: str) -> list:
     return value
 
 
-def _sources(v: Any) -> list:
-    from tracker.ingest.sources.specs import parse_sources
+def _tables(name: str) -> Callable[[Any], list]:
+    def parse(v: Any) -> list:
+        return table_list(v, name)
 
-    return parse_sources(v)
-
-
-def _scoring_rules(v: Any) -> list:
-    from tracker.scoring import parse_rules
-
-    return parse_rules(v)
+    return parse
 
 
 def _url(v: Any) -> str:
@@ -188,8 +188,6 @@ def _url(v: Any) -> str:
 
 def _address(v: Any) -> str:
     """'Name <box@host>' or 'box@host': one mail address."""
-    from email.utils import parseaddr
-
     s = _str(v).strip()
     _, addr = parseaddr(s)
     if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", addr or "") or "\n" in s or "\r" in s:
@@ -215,8 +213,6 @@ def _env_name(v: Any) -> str:
 
 def _networks(v: Any) -> list[str]:
     """['127.0.0.1', '10.0.0.0/24'] -> the same, each checked to be an address or a network."""
-    import ipaddress
-
     out = []
     for item in _list(v):
         try:
@@ -265,9 +261,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Sources the scheduler polls: [[import.sources]] tables with name, kind ('folder' or 'url'), "
             "path or url, and optional format, every_minutes, auth_header, auth_scheme, token_env, headers, "
             "page_param, page_size_param, page_size, first_page, max_pages, items_key, archive (folder; "
-            "default true). In the environment: a JSON array.", _sources),
+            "default true). In the environment: a JSON array.", _tables("import.sources")),
     Setting("import.mapping", {},
-            "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", parse_mapping),
+            "Extra header labels: 'Label in the export' = 'field' (e.g. 'Ngày hẹn' = 'due_at').", _labels),
     Setting("import.batch_size", 5000, "Rows written per transaction.", _int_range(100, 100_000)),
     Setting("import.url_timeout", 30, "Seconds before a URL source request times out.", _int_range(1, 600)),
     Setting("import.url_retries", 3, "Retries of a failed URL request, with exponential backoff.",
@@ -305,7 +301,7 @@ SETTINGS: tuple[Setting, ...] = (
             "PAR-style scoring rules: [[scoring.rules]] tables with name, metric (share_units_full_on_time, "
             "overall_on_time_rate or share_late_with_apology), optional level, max_points, optional bands "
             "([[threshold %, fraction of max_points], …]; without bands: proportional) and optional "
-            "empty_points. In the environment: a JSON array.", _scoring_rules),
+            "empty_points. In the environment: a JSON array.", _tables("scoring.rules")),
     Setting("web.host", "127.0.0.1", "Address the dashboard listens on.", _str),
     Setting("web.port", 5000, "Port the dashboard listens on.", _int_range(1, 65535)),
     Setting("web.secret_key", "",
@@ -414,20 +410,48 @@ SETTINGS += (
 BY_KEY = {s.key: s for s in SETTINGS}
 
 
+def _error(s: Setting, exc: Exception, where: str) -> ConfigError:
+    """'key: what is wrong (where it came from)'; a secret's value and origin are not repeated."""
+    shown = "" if s.secret else f" ({where})"
+    msg = str(exc).removeprefix("calendar.sessions: ")
+    return ConfigError(f"{msg if msg.startswith(s.key) else f'{s.key}: {msg}'}{shown}")
+
+
 class Settings:
     """Validated settings: `settings.get("rules.comparison")`."""
 
-    def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
+    def __init__(self, values: Mapping[str, Any], source: Path | None = None,
+                 origins: Mapping[str, str] | None = None) -> None:
         self._values = dict(values)
         self.source = source
+        self._origins = dict(origins or {})  # key -> where its value came from (a file, the environment)
         self._calendar_days: dict = {}  # {date: (kind, reason)} from the database (tracker.calendar_days.attach)
+        self._revision = 0  # bumped when the calendar days change: what `derived` built before is stale
+        self._derived: dict[Any, tuple[int, Any]] = {}  # what `derived` built, by builder (and key)
 
     def get(self, key: str) -> Any:
         return self._values[key]
 
+    def derived(self, build: Callable[[Any], T], key: str | None = None) -> T:
+        """`build(self)`, or with `key` `build(self.get(key))`: built once per value of these settings
+        and then shared (again after the calendar days change). How the calendar, the rule settings
+        and what the domain builds from settings (import sources, scoring rules) are made once."""
+        memo = build if key is None else (build, key)
+        revision = self._revision
+        hit = self._derived.get(memo)
+        if hit is not None and hit[0] == revision:
+            return hit[1]
+        value = build(self) if key is None else build(self.get(key))
+        self._derived[memo] = (revision, value)
+        return value
+
+    def refusal(self, key: str, exc: Exception) -> ConfigError:
+        """The ConfigError for a value of `key` the domain could not build from (tracker.settings_check)."""
+        return _error(BY_KEY[key], exc, self._origins.get(key, "default"))
+
     def fingerprint(self) -> str:
         """Changes whenever a setting that stored derived values depend on changes."""
-        return f"{self.work_calendar().fingerprint()};{self.rule_settings().fingerprint()}"
+        return self.derived(_fingerprint)
 
     def items(self) -> list[tuple[Setting, Any]]:
         return [(s, self._values[s.key]) for s in SETTINGS]
@@ -440,7 +464,7 @@ class Settings:
             s = BY_KEY[key]
             if out[key] == s.parse(s.default):
                 out[key] = s.parse(value)
-        return Settings(out, self.source)
+        return Settings(out, self.source, self._origins)
 
     def dashboard_url(self) -> str:
         """Where users reach the dashboard, for links in digests: `digest.base_url`, else the address
@@ -450,8 +474,6 @@ class Settings:
             return base
         host = self.get("web.host")
         if host in ("0.0.0.0", "::", ""):
-            import socket
-
             host = socket.getfqdn()
         if ":" in host:
             host = f"[{host}]"
@@ -470,27 +492,44 @@ class Settings:
         return Path(self.get("paths.var_dir"))
 
     def work_calendar(self) -> WorkCalendar:
-        return WorkCalendar(
-            sessions=self.get("calendar.sessions"),
-            extra_holidays=self.get("calendar.extra_holidays"),
-            removed_holidays=self.get("calendar.removed_holidays").keys(),
-            extra_workdays=self.get("calendar.extra_workdays"),
-            culture_day=self.get("calendar.culture_day"),
-            decreed=self.get("calendar.decreed_table"),
-            db_days=self._calendar_days,
-        )
+        """The working calendar of these settings and the entered days: one per value, shared (it is
+        safe to use from several threads; tracker.calendar)."""
+        return self.derived(_work_calendar)
 
     def set_calendar_days(self, days: Mapping) -> None:
         """The decreed days admins entered in the database, applied over the table and the settings."""
-        self._calendar_days = dict(days)
+        days = dict(days)
+        if days != self._calendar_days:
+            self._calendar_days = days
+            self._revision += 1
 
     def rule_settings(self) -> RuleSettings:
-        return RuleSettings(
-            comparison=self.get("rules.comparison"),
-            same_day_cutoff=self.get("rules.same_day_cutoff"),
-            at_risk_hours=self.get("rules.at_risk_hours"),
-            online_last_hour_next_day=self.get("rules.online_last_hour_next_day"),
-        )
+        return self.derived(_rule_settings)
+
+
+def _work_calendar(settings: Settings) -> WorkCalendar:
+    return WorkCalendar(
+        sessions=settings.get("calendar.sessions"),
+        extra_holidays=settings.get("calendar.extra_holidays"),
+        removed_holidays=settings.get("calendar.removed_holidays").keys(),
+        extra_workdays=settings.get("calendar.extra_workdays"),
+        culture_day=settings.get("calendar.culture_day"),
+        decreed=settings.get("calendar.decreed_table"),
+        db_days=settings._calendar_days,
+    )
+
+
+def _rule_settings(settings: Settings) -> RuleSettings:
+    return RuleSettings(
+        comparison=settings.get("rules.comparison"),
+        same_day_cutoff=settings.get("rules.same_day_cutoff"),
+        at_risk_hours=settings.get("rules.at_risk_hours"),
+        online_last_hour_next_day=settings.get("rules.online_last_hour_next_day"),
+    )
+
+
+def _fingerprint(settings: Settings) -> str:
+    return f"{settings.work_calendar().fingerprint()};{settings.rule_settings().fingerprint()}"
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -556,12 +595,12 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         raw[key] = (value, "overrides")
 
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for s in SETTINGS:
         value, where = raw.get(s.key, (s.default, "default"))
         try:
             values[s.key] = s.parse(value)
         except (ValueError, CalendarError) as exc:
-            shown = "" if s.secret else f" ({where})"
-            msg = str(exc).removeprefix("calendar.sessions: ")
-            raise ConfigError(f"{msg if msg.startswith(s.key) else f'{s.key}: {msg}'}{shown}") from None
-    return Settings(values, source)
+            raise _error(s, exc, where) from None
+        origins[s.key] = where
+    return Settings(values, source, origins)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tracker.calendar import WorkCalendar
 from tracker.rules import TimeLimit, compute_due, parse_limit
+from tracker.text import strip_accents
 
 PROVINCE_NAME = "Tỉnh Sơn Hà"
 EMAIL_DOMAIN = "sonha.gov.vn"
@@ -160,8 +161,7 @@ _COMMUNES = (
 
 
 def _ascii_slug(text: str) -> str:
-    folded = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
-    return "".join(c for c in folded if c.isascii() and c.isalnum())
+    return "".join(c for c in strip_accents(text.lower()) if c.isascii() and c.isalnum())
 
 
 def _units() -> tuple[_Unit, ...]:

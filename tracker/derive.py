@@ -6,14 +6,15 @@ Stored so that lists and reports filter in SQL; computed here with the same func
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 
+from tracker import data_version
 from tracker.calendar import WorkCalendar
-from tracker.clock import now_local  # noqa: F401  (re-exported: callers import it from here)
+from tracker.config import Settings
 from tracker.limits import ProcedureLimits
 from tracker.models import Dossier, Meta
 from tracker.portal766 import DERIVED_COLUMNS as PORTAL_COLUMNS
@@ -117,15 +118,27 @@ def refresh_derived(engine: Engine, cal: WorkCalendar, rules: RuleSettings, fp: 
                 if stats is not None and any(r[f"_old_{c}"] != d[c] for c in _MOVES):
                     stats["moved"] += 1
             conn.execute(stmt, params)
+            data_version.bump(conn)
             done += len(rows)
             last_id = rows[-1]["id"]
     set_meta(engine, META_FP, fp)
     return done
 
 
-def stale_count(engine: Engine, fp: str) -> int:
-    from sqlalchemy import func
+def refresh_if_stale(engine: Engine, settings: Settings, *, announce: Callable[[int], None] | None = None) -> int:
+    """Recompute the stored derived values that the calendar or rule settings, or a time-limit version,
+    made stale: what reports, lists and digests read must match the settings first. `announce(n)` is
+    told how many rows are stale before they are recomputed. Returns rows recomputed (0: none stale)."""
+    fp = settings.fingerprint()
+    stale = stale_count(engine, fp)
+    if not stale:
+        return 0
+    if announce is not None:
+        announce(stale)
+    return refresh_derived(engine, settings.work_calendar(), settings.rule_settings(), fp)
 
+
+def stale_count(engine: Engine, fp: str) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(Dossier).where(Dossier.derived_fp != fp)
                             ).scalar_one()

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from tracker.config import Settings
+from tracker.ingest.sources import source_specs
 
 PACKAGE = "tthc-monitor"
 
@@ -123,7 +124,7 @@ def check_sources(settings: Settings) -> list[Check]:
     import requests
 
     out = []
-    for spec in settings.get("import.sources"):
+    for spec in source_specs(settings):
         name = f"source {spec.name}"
         if spec.kind == "folder":
             p = Path(spec.path)
@@ -153,7 +154,7 @@ def check_freshness(engine: Engine, settings: Settings, now: datetime) -> list[C
     from tracker.models import ImportRun
 
     limit = timedelta(hours=settings.get("check.import_max_age_hours"))
-    names = [spec.name for spec in settings.get("import.sources")]
+    names = [spec.name for spec in source_specs(settings)]
     if not names:
         return [Check("imports", "ok", "no sources declared")]
     with engine.connect() as conn:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select
 
+from tracker import data_version
 from tracker.clock import now_local
 from tracker.models import Dossier, DossierOutlook, StatusChange
 from tracker.predict import LEVELS, load_records, months_back, predict
@@ -63,4 +64,5 @@ def refresh_outlook(engine: Engine, settings, now: datetime | None = None) -> in
         conn.execute(delete(table))
         for i in range(0, len(rows), BATCH):
             conn.execute(insert(table), rows[i:i + BATCH])
+        data_version.bump(conn)
     return len(rows)

@@ -42,6 +42,7 @@ from tracker.rules import (
     compute_due,
     is_later,
 )
+from tracker.units import load_tree
 
 Verdict = Literal["on_time", "late"]
 REASONS = ("finished", "stopped", "supplement_subtracted", "waiting_supplement", "supplement_requests",
@@ -418,7 +419,7 @@ def portal_scores(engine: Engine, settings, start: date, end: date, *, as_of: da
     """The portal's 2.1 count per unit (units in tree order) and the total, over the dossiers of
     the Biểu 06 period report (carried over + received; statuses 1 and 3 excluded), at its moment
     T. The stored derived columns must match the settings, as for tracker.reports."""
-    from tracker.reports import evaluation_moment, load_units, tree_order
+    from tracker.reports import evaluation_moment
 
     rules = settings.rule_settings()
     t = evaluation_moment(start, end, as_of)
@@ -443,9 +444,8 @@ def portal_scores(engine: Engine, settings, start: date, end: date, *, as_of: da
             ours_ok = not row["ours_bad"]
             s.add(PortalUnitScore("", "", 1, int(v.on_time), int(not v.on_time), int(v.on_time != ours_ok),
                                   int(ours_ok)))
-    units = load_units(engine)
     rows = []
-    for u, _depth in tree_order(units):
+    for u, _depth in load_tree(engine).in_code_order():
         if u.id in counts:
             s = counts.pop(u.id)
             s.key, s.name = u.code, u.name

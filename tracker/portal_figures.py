@@ -35,13 +35,15 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
+from tracker import data_version
 from tracker.clock import now_local
 from tracker.config import Settings
 from tracker.ingest.base import HEADER_SCAN_ROWS, FileRejected, open_binary, sniff_text_encoding
 from tracker.ingest.readers import detect_format, sniff_delimiter
-from tracker.ingest.text import fold, strip_accents
+from tracker.ingest.text import fold
 from tracker.ingest.values import ValueProblem, parse_datetime
 from tracker.models import CODE_MAX, PortalFigure, Unit
+from tracker.text import strip_accents
 
 # canonical column -> labels seen (compared folded: accents, case, spacing and style do not matter)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -328,6 +330,7 @@ def import_figures(engine: Engine, path: str | Path, *, now: datetime | None = N
                  "received": f.received, "on_time": f.on_time,
                  "score": None if f.score is None else float(f.score), "imported_at": stamp,
                  "file_name": path.name[:1000]} for f in figures])
+        data_version.bump(conn)
     result.inserted = len(figures) - result.replaced
     return result
 

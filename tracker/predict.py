@@ -256,7 +256,7 @@ def build_records(rows: list[Any], cal: WorkCalendar, comparison: str,
     """Records from rows shaped like load_records' query (attribute access)."""
     fields: dict[str, int] = {}
     n = len(rows)
-    if n:  # load every year first: loading an earlier one later would shift the positions
+    if n:  # load every year at once: one build of the calendar, not one per year reached
         moments = [m for r in rows for m in (r.received_at, r.due_used_at, r.finish_at) if m is not None]
         cal.is_working_day(min(moments).date() - timedelta(days=400))
         cal.is_working_day(max(moments).date() + timedelta(days=400))

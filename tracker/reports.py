@@ -13,12 +13,12 @@ finished/unfinished column, so `total = finished + unfinished` holds on every ro
 whenever a report is built.
 
 The stored derived columns must match the settings (the comparison mode decides result_class):
-callers refresh stale rows first, as the CLI does with cli.common.refresh_if_stale.
+callers refresh stale rows first (tracker.derive.refresh_if_stale).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -28,10 +28,12 @@ from sqlalchemy import Engine, and_, case, false, func, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
+from tracker import open_dossiers
 from tracker.collation import name_key
 from tracker.config import Settings
-from tracker.models import Dossier, Procedure, Unit
-from tracker.rules import NOT_RECEIVED_STATUSES, ONLINE, PAUSED_STATUSES
+from tracker.models import Dossier, Procedure
+from tracker.rules import NOT_RECEIVED_STATUSES, ONLINE
+from tracker.units import UnitNode, UnitTree, load_tree
 
 BY = ("unit", "field", "procedure", "channel", "level")
 END_OF_DAY = time(23, 59, 59)
@@ -242,21 +244,16 @@ def evaluation_moment(start: date, end: date, as_of: datetime | None = None) -> 
     return as_of
 
 
-def overdue_cut(t: datetime, comparison: str) -> datetime:
-    """An unfinished dossier is overdue at T when its due is before this moment: T's midnight in
-    date mode (T's date after the due date), T itself in datetime mode (RULES §5)."""
-    return datetime.combine(t.date(), time(0)) if comparison == "date" else t
-
-
 def conditions(start_at: datetime | None, t: datetime, comparison: str) -> dict[str, Any]:
     """The SQL conditions of RULES §5–6 at moment T for a period from `start_at` (None: no lower
-    bound, every dossier received by T). Shared with tracker.audits so both count alike."""
+    bound, every dossier received by T). Shared with tracker.audits so both count alike; overdue and
+    paused as tracker.open_dossiers says, unfinished as a scan reads it (see `Unindexed`)."""
     d = Dossier.__table__.c
     finish = Unindexed(d.finish_at)  # in a WHERE (the audits'), an OR of index ranges is 4x a scan
     finished = finish <= t  # NULL finish_at: not finished
     unfinished = or_(finish.is_(None), finish > t)
-    cut = overdue_cut(t, comparison)
-    paused = d.status.in_(sorted(PAUSED_STATUSES))
+    cut = open_dossiers.overdue_cut(t, comparison)
+    paused = open_dossiers.paused()
     overdue = and_(unfinished, not_(paused), d.due_used_at < cut)
     not_overdue = or_(paused, d.due_used_at.is_(None), d.due_used_at >= cut)
     within = and_(unfinished, not_overdue)
@@ -333,73 +330,21 @@ def grouped_counts(engine: Engine, group_col, start: date, t: datetime, comparis
 # ----- grouping --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UnitInfo:
-    id: int
-    code: str
-    name: str
-    parent_id: int | None
-    level: str
-
-
-def load_units(engine: Engine) -> dict[int, UnitInfo]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.level)).all()
-    return {r.id: UnitInfo(r.id, r.code, r.name, r.parent_id, r.level or "") for r in rows}
-
-
-def tree_order(units: Mapping[int, UnitInfo]) -> list[tuple[UnitInfo, int]]:
-    """Units depth first (children by code under their parent), with their depth. A unit whose
-    parent is unknown, or caught in a cycle, is shown as a root."""
-    children: dict[int | None, list[UnitInfo]] = {}
-    for u in units.values():
-        parent = u.parent_id if u.parent_id in units and u.parent_id != u.id else None
-        children.setdefault(parent, []).append(u)
-    for kids in children.values():
-        kids.sort(key=lambda u: u.code)
-    out: list[tuple[UnitInfo, int]] = []
-    seen: set[int] = set()
-
-    def walk(u: UnitInfo, depth: int) -> None:
-        seen.add(u.id)
-        out.append((u, depth))
-        for c in children.get(u.id, []):
-            if c.id not in seen:
-                walk(c, depth + 1)
-
-    for root in children.get(None, []):
-        walk(root, 0)
-    for u in sorted(units.values(), key=lambda u: u.code):  # cycles: no root reaches them
-        if u.id not in seen:
-            walk(u, 0)
-    return out
-
-
-def ancestors(u: UnitInfo, units: Mapping[int, UnitInfo]) -> list[UnitInfo]:
-    out: list[UnitInfo] = []
-    seen = {u.id}
-    while u.parent_id in units and u.parent_id not in seen:
-        u = units[u.parent_id]
-        seen.add(u.id)
-        out.append(u)
-    return out
-
-
-def _unit_rows(counts: dict[Any, ReportRow], units: Mapping[int, UnitInfo], rollup: bool) -> list[ReportRow]:
-    order = tree_order(units)
+def _unit_rows(counts: dict[Any, ReportRow], tree: UnitTree, rollup: bool) -> list[ReportRow]:
+    order = tree.in_code_order()
     if not rollup:
         return [_named(counts[u.id], u, depth) for u, depth in order if u.id in counts]
     subtree: dict[int, ReportRow] = {}
     for uid, row in counts.items():
-        u = units.get(uid)
+        u = tree.by_id.get(uid)
         if u is None:
             continue
-        for a in (u, *ancestors(u, units)):
+        for a in (u, *tree.ancestors(uid)):
             subtree.setdefault(a.id, ReportRow(key="", name="", sql_total=0)).add(row)
     return [_named(subtree[u.id], u, depth) for u, depth in order if u.id in subtree]
 
 
-def _named(row: ReportRow, u: UnitInfo, depth: int) -> ReportRow:
+def _named(row: ReportRow, u: UnitNode, depth: int) -> ReportRow:
     row.key, row.name, row.level, row.depth = u.code, u.name, u.level, depth
     return row
 
@@ -435,11 +380,11 @@ def period_report(engine: Engine, settings: Settings, start: date, end: date, *,
     counts = grouped_counts(engine, group_col, start, t, comparison, unit_ids)
 
     if by in ("unit", "level"):
-        units = load_units(engine)
-        missing = {uid: UnitInfo(uid, f"#{uid}", f"#{uid}", None, "") for uid in counts if uid not in units}
-        units = {**units, **missing}
+        tree = load_tree(engine)
+        tree = tree.with_units(UnitNode(uid, f"#{uid}", f"#{uid}", None, "") for uid in counts if uid not in tree.by_id)
+        units = tree.by_id
         if by == "unit":
-            rows = _unit_rows(counts, units, rollup)
+            rows = _unit_rows(counts, tree, rollup)
         else:
             folded = _fold((units[uid].level, LEVEL_NAMES.get(units[uid].level, units[uid].level), row)
                            for uid, row in counts.items())

@@ -7,12 +7,12 @@ for a past period is exact and tests never patch the clock.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Literal
 
 from tracker.calendar import OutOfCalendar, WorkCalendar
+from tracker.text import strip_accents
 
 LimitUnit = Literal["working_days", "working_hours", "calendar_days"]
 WORKING_DAYS: LimitUnit = "working_days"
@@ -68,9 +68,7 @@ class TimeLimit:
 
 def _fold(text: str) -> str:
     """Lower case, no accents, single spaces: 'Ngày Làm  Việc' -> 'ngay lam viec'."""
-    text = unicodedata.normalize("NFD", text.strip().lower()).replace("đ", "d")
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(text.split())
+    return " ".join(strip_accents(text.lower()).split())
 
 
 _LIMIT_RE = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(.*)$")

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tracker.config import Settings
+from tracker.config import Settings, table_list
 from tracker.reports import Report, ReportRow, period_report, rate_text, ratio_half_up, score_766, vi_number
 
 METRICS = ("share_units_full_on_time", "overall_on_time_rate", "share_late_with_apology")
@@ -71,8 +71,6 @@ def _number(value: Any, what: str, lo: Decimal, hi: Decimal | None = None) -> De
 def parse_rules(value: Any) -> list[ScoringRule]:
     """Validate `scoring.rules`: an array of tables (TOML) or, from the environment, a JSON array.
     Errors name the rule and the key: "rule 2 ('Tỷ lệ …'): bands: …"."""
-    from tracker.config import table_list
-
     value = table_list(value, "scoring.rules")
     if not value:
         return []
@@ -95,6 +93,12 @@ def parse_rules(value: Any) -> list[ScoringRule]:
     if dup is not None:
         raise ValueError(f"two rules are named '{dup}'")
     return rules
+
+
+def scoring_rules(settings: Settings) -> list[ScoringRule]:
+    """The settings' `[[scoring.rules]]`, built once per value of the settings (checked at start-up by
+    tracker.settings_check). Shared: not to be changed."""
+    return settings.derived(parse_rules, "scoring.rules")
 
 
 def _parse_rule(entry: dict[str, Any]) -> ScoringRule:

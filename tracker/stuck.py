@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from tracker.calendar import WorkCalendar
+from tracker.ingest.sources import source_specs
 from tracker.models import ImportRun
 
 STUCK_STATUSES = (1, 2, 4, 5)
@@ -42,7 +43,7 @@ def limits_seconds(settings: Any, cal: WorkCalendar) -> dict[int, int]:
 def stuck_cut(cal: WorkCalendar, t: datetime, seconds: int) -> datetime:
     """The latest moment m with working_seconds_between(m, t) >= seconds: entered a status at or
     before m, a dossier has been in it for at least `seconds` of working time at t (to the second)."""
-    cal.is_working_day(t.date() - timedelta(days=2 * seconds // cal.day_seconds + 30))  # load years first
+    cal.is_working_day(t.date() - timedelta(days=2 * seconds // cal.day_seconds + 30))  # its years in one build
     return cal.latest_within(t, -seconds)
 
 
@@ -87,8 +88,8 @@ class StaleSource:
 
 
 def _max_age(settings: Any, name: str) -> float:
-    for spec in settings.get("import.sources"):
-        if getattr(spec, "name", None) == name:
+    for spec in source_specs(settings):
+        if spec.name == name:
             own = getattr(spec, "max_age_hours", None)  # a source's own freshness limit, where declared
             if own:
                 return float(own)
@@ -101,7 +102,7 @@ def stale_sources(engine: Engine, settings: Any, t: datetime) -> list[StaleSourc
         latest = dict(conn.execute(select(ImportRun.source, func.max(ImportRun.finished_at))
                                    .where(ImportRun.status.in_(["done", "partial"]))
                                    .group_by(ImportRun.source)).all())
-    names = set(latest) | {spec.name for spec in settings.get("import.sources")}
+    names = set(latest) | {spec.name for spec in source_specs(settings)}
     out = []
     for name in sorted(names):
         limit = _max_age(settings, name)

@@ -26,6 +26,7 @@ from sqlalchemy import Column, Connection, Engine, Index, Text, delete, func, se
 from sqlmodel import Field, SQLModel
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tracker import data_version
 from tracker.clock import now_local
 from tracker.models import NAME_MAX, Moment, Unit
 
@@ -384,6 +385,7 @@ def update_unit(engine: Engine, code: str, *, name: str, recipients: str, actor:
             return {}
         conn.execute(update(Unit).where(Unit.code == code).values(name=name, digest_recipients=", ".join(emails)))
         record_event(conn, actor, "unit_changed", code, changes)
+        data_version.bump(conn)
     return changes
 
 

@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from tracker.config import Settings, load_settings
 from tracker.db import make_engine
 from tracker.files import open_private, private_dir
+from tracker.settings_check import check_settings
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LIST_CACHE_SECONDS = 15  # the overdue list and the counts: at most this old ('as of' shows when)
@@ -91,10 +92,10 @@ def _secret_key(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None, *, testing: bool = False, now=None) -> Flask:  # noqa: ANN001
     """`now`: a callable giving the present moment (tests freeze it); default the local clock."""
-    from tracker.derive import now_local
-    from web import access, admin, api, auth, calendar_admin, i18n, ops, outlook, quality, reports, views
+    from tracker.clock import now_local
+    from web import access, admin, api, auth, cache, calendar_admin, i18n, ops, outlook, quality, reports, views
 
-    settings = settings or load_settings()
+    settings = check_settings(settings or load_settings())
     app = Flask(__name__, template_folder=str(Path(__file__).parent.parent / "templates"),
                 static_folder="static")
     app.config.update(
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, now=N
     app.wsgi_app = TrustedProxies(app.wsgi_app, settings.get("web.trusted_proxies"))
     app.extensions["tthc_engine"] = make_engine(settings.get("database.url"))
     app.extensions["tthc_now"] = now or now_local
+    cache.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(auth.bp)

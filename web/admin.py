@@ -38,7 +38,7 @@ from tracker.users import (
 from web import current_now
 from web.access import page_access
 from web.auth import WebUser, current_user, engine, roles_required
-from web.scope import forget_tree, unit_tree
+from web.scope import unit_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 EVENTS_SHOWN = 50
@@ -193,7 +193,6 @@ def unit_edit(code: str):  # noqa: ANN201
         except UserError as exc:
             errors = _messages(exc)
         else:
-            forget_tree(engine())
             flash(_("Đã lưu đơn vị %(c)s.", c=code) if changed else _("Không có gì thay đổi."))
             return redirect(url_for("admin.index"))
     return render_template("admin_unit.html", unit=unit, parent=parent, form=form, errors=errors), \

@@ -140,10 +140,9 @@ class DatabaseCollector:
 
     def collect(self):  # noqa: ANN201
         from tracker.models import DigestDelivery, ImportRun
-        from web.lists import open_counts
-        from web.scope import Scope
+        from tracker.open_dossiers import open_counts
 
-        counts = open_counts(self.engine, self.settings, self.now, Scope("admin", None))
+        counts = open_counts(self.engine, self.settings, self.now)
         dossiers = GaugeMetricFamily("tthc_dossiers_open", "Unfinished dossiers by state, now (in_progress: all).",
                                      labels=["state"])
         for state in ("in_progress", "overdue", "at_risk", "paused"):

@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from sqlalchemy import Engine, exists, func, select
 
 from tracker.config import Settings
-from tracker.models import Dossier, DossierOutlook, Procedure, Unit
+from tracker.models import Dossier, DossierOutlook
 from tracker.predict import basis_text
+from tracker.queries import dossier_row
 from tracker.stuck import limits_seconds, stale_sources, stuck_condition, stuck_cut
 from web import current_now
 from web.auth import current_user, engine, login_required
 from web.i18n import label, lang
-from web.lists import work_calendar
 from web.scope import Scope, mask_name, mask_phone, unit_tree
 
 bp = Blueprint("outlook", __name__)
@@ -45,7 +45,7 @@ def outlook_for(r: Any, cls: str, now: datetime) -> dict[str, Any]:
     and whether the apology form is offered."""
     o = _row(engine(), r["id"])
     sets = settings()
-    cal = work_calendar(sets, now)
+    cal = sets.work_calendar()
     out: dict[str, Any] = {"probability": None, "likely": False, "basis": "", "stuck": None,
                            "computed_at": None, "form": False}
     if o is not None:
@@ -54,7 +54,7 @@ def outlook_for(r: Any, cls: str, now: datetime) -> dict[str, Any]:
             out.update(probability=o.probability, likely=o.likely_late,
                        basis=basis_text(o.basis_kind, o.basis_count, o.basis_months, lang()))
         if o.status == r["status"] and r["finish_at"] is None and _stuck(cal, o, now, limits_seconds(sets, cal)):
-            recent = o.status_since.year >= now.year - 1  # the shared calendar holds these years already
+            recent = o.status_since.year >= now.year - 1  # an older `since` is shown as a date, without hours
             out["stuck"] = {"since": o.status_since, "status": label("status", o.status),
                             "hours": cal.working_hours_between(o.status_since, now) if recent else None}
     out["form"] = r["apology_at"] is None and (cls == "overdue" or (out["likely"] and cls in ("within", "at_risk")))
@@ -62,8 +62,7 @@ def outlook_for(r: Any, cls: str, now: datetime) -> dict[str, Any]:
 
 
 def _stuck(cal, o: Any, t: datetime, limits: dict[int, int]) -> bool:  # noqa: ANN001
-    """tracker.stuck.is_stuck by the SQL lists' cut: reads the calendar only around t, never the years
-    of an old `since` (the process shares one calendar between requests)."""
+    """tracker.stuck.is_stuck by the SQL lists' cut, so the page and the lists agree."""
     return o.status in limits and o.status_since is not None and o.status_since <= stuck_cut(cal, t, limits[o.status])
 
 
@@ -77,7 +76,7 @@ def outlook_counts(eng: Engine, sets: Settings, t: datetime, scope: Scope, unfin
     stale = stale_sources(eng, sets, t)
     stuck = select(func.count()).select_from(Dossier.__table__.join(DossierOutlook.__table__,
                                                                     o.dossier_id == d.id)).where(
-        stuck_condition(sets, work_calendar(sets, t), t, stale))
+        stuck_condition(sets, sets.work_calendar(), t, stale))
     if where is not None:
         likely, stuck = likely.where(where), stuck.where(where)
     with eng.connect() as conn:
@@ -96,7 +95,7 @@ def outlook_filter(eng: Engine, sets: Settings, t: datetime, how: str, c: dict[s
                                                                o.status == d.status)]
     stale = stale_sources(eng, sets, t)
     extra["stale"] = stale
-    cond = stuck_condition(sets, work_calendar(sets, t), t, stale)
+    cond = stuck_condition(sets, sets.work_calendar(), t, stale)
     return [exists().where(o.dossier_id == d.id, cond)]
 
 
@@ -104,7 +103,7 @@ def add_outlook(eng: Engine, sets: Settings, t: datetime, rows: list[dict[str, A
     """Each list row gains its stored outlook: `likely`, `probability`, `basis`, `stuck_since`."""
     if not rows:
         return
-    cal = work_calendar(sets, t)
+    cal = sets.work_calendar()
     limits = limits_seconds(sets, cal)
     with eng.connect() as conn:
         found = {o.dossier_id: o for o in conn.execute(
@@ -137,19 +136,13 @@ def apology_form(fmt: str, code: str):  # noqa: ANN201
 
     if fmt not in FORMATS:
         abort(404)
-    q = (select(Dossier, Unit.name.label("unit_name"), Procedure.name.label("procedure_name"))
-         .join(Unit, Unit.id == Dossier.unit_id).outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
-         .where(Dossier.code == code))
-    where = current_user.scope.restrict(Dossier.unit_id)
-    if where is not None:
-        q = q.where(where)
     with engine().connect() as conn:
-        r = conn.execute(q).mappings().first()
+        r = dossier_row(conn, code, current_user.scope.unit_ids)
         limits = procedure_limits(conn) if r is not None else None
     if r is None:
         abort(404)
     sets, now = settings(), current_now()
-    cal = work_calendar(sets, now)
+    cal = sets.work_calendar()
     c, _limit = classify_row(r, now, cal, sets.rule_settings(), limits)
     if not outlook_for(r, c.cls, now)["form"] or c.due_used is None or r["received_at"] is None:
         abort(404)  # offered only for a dossier likely late or overdue, without an apology yet

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +28,7 @@ from tracker.quality import COLUMNS, KINDS
 from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
+from web.cache import cache, data_version
 from web.i18n import fmt_dt, fmt_num, label
 from web.reports import Choice, attachment, bad_download, base_key, cached, read_choice, settings
 
@@ -87,57 +85,33 @@ def _verdict(value: str) -> str:
 # ----- counts, cached --------------------------------------------------------------------------------
 
 
-_SWR: dict[tuple, tuple[float, tuple, Any]] = {}
-_SWR_BUSY: set[tuple] = set()
-_SWR_LOCK = threading.Lock()
 SWR_TTL = 300.0  # seconds before a running period's counts are recomputed (in the background)
-
-
-def _in_background(key: tuple, version: tuple, running: bool, compute: Callable[[], Any]) -> Any:
-    """compute(), stale-while-revalidate as the overview's reports (web.views._report): a page never
-    waits for a scan of every dossier. The last value is served while a thread computes a new one
-    (an import ran since, or a running period's value is older than SWR_TTL); None until the first
-    one exists. Tests (app.testing) compute at once."""
-    if current_app.testing:
-        return compute()
-    log = current_app.logger
-
-    def run() -> None:
-        try:
-            value = compute()
-        except Exception:  # noqa: BLE001  (logged; the page shows no panel rather than failing)
-            log.exception("data-quality counts %s failed", key[-3:])
-            value = None
-        with _SWR_LOCK:
-            if len(_SWR) > 500:
-                _SWR.clear()
-            _SWR[key] = (time.monotonic(), version, value)
-            _SWR_BUSY.discard(key)
-
-    with _SWR_LOCK:
-        hit = _SWR.get(key)
-        if hit is not None and hit[1] == version and (not running or time.monotonic() - hit[0] < SWR_TTL):
-            return hit[2]
-        if key not in _SWR_BUSY:
-            _SWR_BUSY.add(key)
-            threading.Thread(target=run, daemon=True).start()
-    return None if hit is None else hit[2]
 
 
 def counts_for(c: Choice, ids: frozenset[int] | None) -> dict[str, int] | None:
     """tracker.quality.counts for the choice's period over the units `ids` (None: all), computed in
-    the background (see _in_background); None while the first value is being computed."""
+    the background as the overview's reports (web.views._report): a page never waits for a scan of
+    every dossier. None while the first value of this data is being computed, or when counting
+    failed (logged: the page shows no panel rather than failing). Tests (app.testing) count at once."""
     from tracker.quality import counts
     from tracker.reports import END_OF_DAY
-    from web.views import data_version
 
-    eng, sets = engine(), settings()
+    eng, sets, log = engine(), settings(), current_app.logger
     running = c.as_of is None and c.moment < datetime.combine(c.end, END_OF_DAY)
     moment = c.moment
     key = ("quality", str(eng.url), sets.fingerprint(), c.start, c.end, None if running else moment,
            None if ids is None else tuple(sorted(ids)))
-    return _in_background(key, data_version(), running,
-                          lambda: counts(eng, sets, c.start, c.end, as_of=moment, unit_ids=ids))
+
+    def compute() -> dict[str, int] | None:
+        try:
+            return counts(eng, sets, c.start, c.end, as_of=moment, unit_ids=ids)
+        except Exception:  # noqa: BLE001
+            log.exception("data-quality counts %s failed", key[-3:])
+            return None
+
+    if current_app.testing:
+        return compute()
+    return cache().get_in_background(key, compute, version=data_version(eng), max_age=SWR_TTL if running else None)
 
 
 def choice_of(start: date, end: date, now: datetime) -> Choice:

@@ -16,7 +16,6 @@ import calendar as _calendar
 import csv
 import io
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +32,7 @@ from tracker.reports import BY, END_OF_DAY, Report, ReportInvariantError, Report
 from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
+from web.cache import cache, data_version
 from web.i18n import fmt_dt, fmt_num, lang
 from web.scope import unit_tree
 
@@ -44,7 +44,6 @@ YEARS = (1990, 2100)
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y")
 FULL_MONTH_DAY = 10  # before this day of a month, the pages open on the last complete month
 RUNNING_BUCKET = 300  # seconds: a running period's report is reused within one such slice of the clock
-CACHE_MAX = 200
 FILE_BY = {"unit": "don-vi", "field": "linh-vuc", "procedure": "thu-tuc", "channel": "kenh", "level": "cap"}
 FILE_AUDIT = {"beyond-limit": "hen-tra-vuot-quy-dinh", "no-apology": "qua-han-khong-xin-loi",
               "no-due": "thieu-ngay-hen-tra"}
@@ -213,24 +212,11 @@ def _unit_ids(c: Choice) -> frozenset[int] | None:
 # ----- the cache -----------------------------------------------------------------------------------
 
 
-_CACHE: dict[tuple, object] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """A value per key for this process. Keys carry the data version (web.views.data_version:
-    it changes whenever an import ran), the settings fingerprint and the evaluation moment, or
-    for a running period evaluated now, the RUNNING_BUCKET slice of the clock it falls in: an
-    entry is never stale, only superseded. Cleared whole when it grows past CACHE_MAX."""
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        if len(_CACHE) >= CACHE_MAX:
-            _CACHE.clear()
-        _CACHE[key] = value
-    return value
+    """compute()'s value from the dashboard's cache (web.cache), for the current data version. Keys
+    carry the settings fingerprint and the evaluation moment, or for a running period evaluated
+    now, the RUNNING_BUCKET slice of the clock it falls in (`base_key`)."""
+    return cache().get(key, compute, version=data_version(engine()))
 
 
 def _moment_key(c: Choice) -> tuple:
@@ -245,9 +231,7 @@ def _moment_key(c: Choice) -> tuple:
 
 
 def base_key(c: Choice) -> tuple:
-    from web.views import data_version
-
-    return (str(engine().url), settings().fingerprint(), data_version(), c.start, c.end, _moment_key(c))
+    return (str(engine().url), settings().fingerprint(), c.start, c.end, _moment_key(c))
 
 
 def build_report(c: Choice, ids: frozenset[int] | None, *, by: str | None = None, rollup: bool | None = None) -> Report:
@@ -452,13 +436,13 @@ def _metric_label(metric: str) -> str:
 
 def _score_lines(c: Choice) -> tuple[Report, list, list, list, str | None]:
     """(the report, 766 overall, 766 per unit, rule lines, a problem with the rules or None)."""
-    from tracker.scoring import line_766, parse_rules, rule_line
+    from tracker.scoring import line_766, rule_line, scoring_rules
 
     report = build_report(c, None, by="unit", rollup=False)
     overall = [line_766(report.total, "all", _("Tất cả đơn vị"))]
     units = [line_766(r, r.key, r.name) for r in report.rows]
     try:
-        rules = parse_rules(settings().get("scoring.rules"))
+        rules = scoring_rules(settings())
     except ValueError as exc:
         return report, overall, units, [], f"scoring.rules: {exc}"
     return report, overall, units, [rule_line(rule, report) for rule in rules], None

@@ -1,95 +1,28 @@
 """Which units a user may see. Every query of the dashboard and the API goes through `Scope`.
 
-The unit tree is small (hundreds of units), so it is read whole and cached per engine for a
-minute; dossiers are filtered in SQL with `unit_id IN (...)`.
+The unit tree (tracker.units) is small (hundreds of units): it is read whole, cached until the data
+version changes (web.cache), and dossiers are filtered in SQL with `unit_id IN (...)`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from flask import has_app_context
+from sqlalchemy import Engine
 
-from tracker.collation import name_key
-from tracker.models import Unit
+from tracker.units import UnitTree, load_tree
 from tracker.users import ALL_UNITS_ROLES, PERSONAL_DATA_ROLES, user_unit_ids
+from web.cache import cache, data_version
 
 
-@dataclass(frozen=True)
-class UnitNode:
-    id: int
-    code: str
-    name: str
-    parent_id: int | None
-    level: str
-
-
-class UnitTree:
-    def __init__(self, units: list[UnitNode]) -> None:
-        self.by_id = {u.id: u for u in units}
-        self.by_code = {u.code: u for u in units}
-        self.children: dict[int | None, list[UnitNode]] = {}
-        for u in sorted(units, key=lambda u: (name_key(u.name), u.code)):
-            parent = u.parent_id if u.parent_id in self.by_id else None
-            self.children.setdefault(parent, []).append(u)
-
-    def subtree(self, unit_id: int) -> set[int]:
-        out, stack = set(), [unit_id]
-        while stack:
-            uid = stack.pop()
-            if uid in out:
-                continue
-            out.add(uid)
-            stack.extend(c.id for c in self.children.get(uid, ()))
-        return out
-
-    def ordered(self, allowed: set[int] | None = None) -> list[tuple[UnitNode, int]]:
-        """(unit, depth) in tree order, limited to `allowed` (None: all)."""
-        out: list[tuple[UnitNode, int]] = []
-
-        def walk(parent: int | None, depth: int) -> None:
-            for u in self.children.get(parent, ()):
-                if allowed is None or u.id in allowed:
-                    out.append((u, depth))
-                    walk(u.id, depth + 1)
-                else:
-                    walk(u.id, depth)
-
-        walk(None, 0)
-        return out
-
-    def path(self, unit_id: int) -> list[UnitNode]:
-        out: list[UnitNode] = []
-        u = self.by_id.get(unit_id)
-        while u is not None and u not in out:
-            out.append(u)
-            u = self.by_id.get(u.parent_id) if u.parent_id else None
-        return out[::-1]
-
-
-_CACHE: dict[int, tuple[float, UnitTree]] = {}
-_LOCK = threading.Lock()
-
-
-def unit_tree(engine: Engine, *, max_age: float = 60.0) -> UnitTree:
-    key = id(engine)
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit and time.monotonic() - hit[0] < max_age:
-            return hit[1]
-    with engine.connect() as conn:
-        rows = conn.execute(select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.level)).all()
-    tree = UnitTree([UnitNode(*r) for r in rows])
-    with _LOCK:
-        _CACHE[key] = (time.monotonic(), tree)
-    return tree
-
-
-def forget_tree(engine: Engine) -> None:
-    with _LOCK:
-        _CACHE.pop(id(engine), None)
+def unit_tree(engine: Engine) -> UnitTree:
+    """The unit tree as the last committed change left it: from the app's cache, or read now outside
+    an app (a script, a test calling a list directly)."""
+    if not has_app_context():
+        return load_tree(engine)
+    return cache().get(("unit_tree", str(engine.url)), lambda: load_tree(engine), version=data_version(engine))
 
 
 @dataclass(frozen=True)
@@ -109,6 +42,17 @@ class Scope:
 
     def allows(self, unit_id: int) -> bool:
         return self.unit_ids is None or unit_id in self.unit_ids
+
+    @property
+    def key(self) -> tuple:
+        """What tells scopes apart in cache keys."""
+        return (self.role, None if self.unit_ids is None else tuple(sorted(self.unit_ids)))
+
+    def units(self, within: Collection[int] | None = None) -> frozenset[int] | None:
+        """The scope's units, narrowed to `within` (None: not narrowed); None: every unit."""
+        if within is None:
+            return self.unit_ids
+        return frozenset(within) if self.unit_ids is None else self.unit_ids & frozenset(within)
 
     def restrict(self, column):  # noqa: ANN001, ANN201
         """A WHERE clause limiting `column` (a unit id) to the scope, or None for every unit."""

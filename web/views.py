@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,21 +15,18 @@ from sqlalchemy import case, func, select
 
 from tracker.collation import name_key
 from tracker.export import safe_cell
-from tracker.models import Dossier, ImportRun, Procedure, StatusChange, Unit
+from tracker.ingest.sources import source_specs
+from tracker.models import Dossier, ImportRun, Procedure, StatusChange
+from tracker.open_dossiers import lateness, open_conditions, open_counts, open_counts_by_unit
+from tracker.queries import dossier_row
+from tracker.reports import ReportInvariantError, ReportRow, period_report
 from web import current_now
 from web.access import page_access
 from web.auth import current_user, engine, login_required
+from web.cache import cache, data_version
 from web.i18n import fmt_dt, fmt_num, label
-from web.lists import (
-    CACHE,
-    ListFilters,
-    filter_choices,
-    lateness_words,
-    open_counts,
-    open_counts_by_unit,
-    overdue_list,
-    scope_key,
-)
+from web.lists import ListFilters, filter_choices, lateness_words, overdue_list
+from web.outlook import outlook_counts, outlook_for
 from web.scope import mask_name, mask_phone, unit_tree
 
 bp = Blueprint("views", __name__)
@@ -40,6 +36,10 @@ STALE_HOURS = 26  # a daily export that missed a day
 
 def settings():  # noqa: ANN201
     return current_app.config["TTHC_SETTINGS"]
+
+
+def _open_conditions(t: datetime) -> dict:
+    return open_conditions(t, settings().work_calendar(), settings().rule_settings())
 
 
 def _ttl() -> float:
@@ -58,8 +58,6 @@ def _period_starts(today: date) -> dict[str, date]:
 
 def _scoped_total(report, scope):  # noqa: ANN001, ANN202
     """The report's total over the units in scope (a unit report's rows are per unit, no roll-up)."""
-    from tracker.reports import ReportRow
-
     if scope.all_units:
         return report.total, report.rows
     tree = unit_tree(engine())
@@ -70,79 +68,45 @@ def _scoped_total(report, scope):  # noqa: ANN001, ANN202
     return total, rows
 
 
-_REPORTS: dict[tuple, tuple[float, tuple, object]] = {}
-_REFRESHING: set[tuple] = set()
-_REPORTS_LOCK = threading.Lock()
 RUNNING_PERIOD_TTL = 300.0  # seconds before a running period's report is recomputed (in the background)
 
 
-def data_version() -> tuple:
-    """Changes whenever an import ran: cached reports of ended periods stay valid until then."""
-    with engine().connect() as conn:
-        return tuple(conn.execute(select(func.max(ImportRun.id), func.max(ImportRun.finished_at),
-                                         func.count()).select_from(ImportRun)).one())
+PENDING = object()  # _report: no report yet, one is being computed
 
 
-def _compute(eng, sets, key: tuple, version: tuple, start: date, end: date, now: datetime, log):  # noqa: ANN001, ANN202
-    from tracker.reports import ReportInvariantError, period_report
+def _report(start: date, end: date, now: datetime):  # noqa: ANN202
+    """tracker.reports.period_report, cached (web.cache). A report is computed again when an import
+    ran since (the data version changed) or, for a running period (this month, quarter, year), when
+    older than RUNNING_PERIOD_TTL. No request waits for a report over a million dossiers: the last
+    one is served while a thread computes the next; the first one of a process is computed in the
+    background too: meanwhile None, and `g.reports_pending` tells the page to say so. None also when
+    the report refuses (its invariant check failed): the page shows no rates, and it is logged.
+    Tests (app.testing) compute at once."""
+    eng, sets, log = engine(), settings(), current_app.logger
+    ended = now >= datetime.combine(end, datetime.max.time())
 
-    try:
-        report = period_report(eng, sets, start, end, as_of=now)
-    except ReportInvariantError:
-        log.exception("period report %s..%s refused", start, end)
-        report = None
-    with _REPORTS_LOCK:
-        if len(_REPORTS) > 500:
-            _REPORTS.clear()
-        _REPORTS[key] = (time.monotonic(), version, report)
-        _REFRESHING.discard(key)
+    def compute():  # noqa: ANN202
+        try:
+            return period_report(eng, sets, start, end, as_of=now)
+        except ReportInvariantError:
+            log.exception("period report %s..%s refused", start, end)
+            return None
+
+    def fresh(report) -> bool:  # noqa: ANN001
+        return report is None or report.as_of <= now  # not computed for a later moment (a test's frozen clock)
+
+    key = ("report", str(eng.url), start, end, sets.fingerprint())
+    how = dict(version=data_version(eng), max_age=None if ended else RUNNING_PERIOD_TTL, fresh=fresh)
+    if current_app.testing:  # tests see every change at once
+        return cache().get(key, compute, **how)
+    report = cache().get_in_background(key, compute, **how, default=PENDING)
+    if report is PENDING:
+        g.reports_pending = True
+        return None
     return report
 
 
-def _report(start: date, end: date, now: datetime, version: tuple | None = None):  # noqa: ANN202
-    """tracker.reports.period_report, cached per process (stale-while-revalidate). A report is
-    recomputed in the background when an import ran since (the data version changed) or, for a
-    running period (this month, quarter, year), when older than RUNNING_PERIOD_TTL; until then the
-    previous one is served, so no request waits for a report over a million dossiers. The first
-    one of a process is computed in the background too: meanwhile None, and `g.reports_pending`
-    tells the page to say so. None also when the report refuses (its invariant check failed): the
-    page shows no rates, and it is logged."""
-    eng, sets, log = engine(), settings(), current_app.logger
-    version = version or data_version()
-    ended = now >= datetime.combine(end, datetime.max.time())
-    key = (str(eng.url), start, end, sets.fingerprint())
-    with _REPORTS_LOCK:
-        hit = _REPORTS.get(key)
-        if hit is not None and hit[2] is not None and hit[2].as_of > now:
-            hit = None  # computed for a later moment (a test's frozen clock): not this one
-        if hit is not None:
-            stamp, seen, report = hit
-            fresh = seen == version and (ended or time.monotonic() - stamp < RUNNING_PERIOD_TTL)
-            if fresh:
-                return report
-            if current_app.testing:  # tests see every change at once
-                hit = None
-            elif key not in _REFRESHING:
-                _REFRESHING.add(key)
-                threading.Thread(target=_compute, args=(eng, sets, key, version, start, end, now, log),
-                                 daemon=True).start()
-        if hit is not None:
-            return hit[2]
-        if not current_app.testing:  # never computed in this process: in the background, show the rest now
-            if key not in _REFRESHING:
-                _REFRESHING.add(key)
-                threading.Thread(target=_compute, args=(eng, sets, key, version, start, end, now, log),
-                                 daemon=True).start()
-            g.reports_pending = True
-            return None
-    return _compute(eng, sets, key, version, start, end, now, log)
-
-
 def _empty_report():  # noqa: ANN202
-    from types import SimpleNamespace
-
-    from tracker.reports import ReportRow
-
     return SimpleNamespace(rows=[], total=ReportRow(key="total", name=""))
 
 
@@ -185,13 +149,13 @@ def _phone_chart(points: list[tuple[str, float | None]]) -> dict:
 def overview():  # noqa: ANN201
     scope = current_user.scope
     now = current_now()
-    version = data_version()
-    counts = CACHE.get_or_compute(("counts", str(engine().url), scope_key(scope), version), _ttl(),
-                                  lambda: open_counts(engine(), settings(), now, scope))
+    version = data_version(engine())
+    counts = cache().get(("counts", str(engine().url), scope.key), lambda: open_counts(
+        engine(), settings(), now, scope.units()), version=version, max_age=_ttl())
     today = now.date()
     rates = {}
     for name, start in _period_starts(today).items():
-        total, rows = _scoped_total(_report(start, today, now, version) or _empty_report(), scope)
+        total, rows = _scoped_total(_report(start, today, now) or _empty_report(), scope)
         rates[name] = total
         if name == "year_to_date":
             unit_rows = rows
@@ -204,21 +168,18 @@ def overview():  # noqa: ANN201
     for i in range(11, -1, -1):
         first = _months_back(today, i)
         last = min(_months_back(today, i - 1) - timedelta(days=1), today)
-        total, _ = _scoped_total(_report(first, last, now, version) or _empty_report(), scope)
+        total, _ = _scoped_total(_report(first, last, now) or _empty_report(), scope)
         rate = total.on_time_rate
         points.append((first.strftime("%m/%y"), None if rate is None else float(rate)))
     from web import quality
-    from web.lists import open_conditions
-    from web.outlook import outlook_counts
 
     starts = _period_starts(today)
     month_warning = quality.warning(quality.choice_of(starts["month_to_date"], today, now), scope.unit_ids)
     panel = None
     if current_user.role in quality.PANEL_ROLES:
         panel = quality.panel(quality.choice_of(starts["year_to_date"], today, now), scope.unit_ids)
-    ahead = CACHE.get_or_compute(("outlook", str(engine().url), scope_key(scope), version), _ttl(),
-                                 lambda: outlook_counts(engine(), settings(), now, scope,
-                                                        open_conditions(now, settings())["unfinished"]))
+    ahead = cache().get(("outlook", str(engine().url), scope.key), lambda: outlook_counts(
+        engine(), settings(), now, scope, _open_conditions(now)["unfinished"]), version=version, max_age=_ttl())
     return render_template("overview.html", counts=counts, rates=rates, unit_rows=unit_rows, sort=sort,
                            chart=_chart(points), phone_chart=_phone_chart(points), now=now, qw=month_warning,
                            qp=panel, ahead=ahead)
@@ -266,8 +227,9 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
     f = ListFilters.from_args(request.args)
     _allowed_unit_filter(f)
     scope = current_user.scope
-    page = CACHE.get_or_compute(("list", str(engine().url), scope_key(scope), repr(f), data_version()), _ttl(),
-                                lambda: overdue_list(engine(), settings(), current_now(), scope, f))
+    page = cache().get(("list", str(engine().url), scope.key, repr(f)),
+                       lambda: overdue_list(engine(), settings(), current_now(), scope, f),
+                       version=data_version(engine()), max_age=_ttl())
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -309,16 +271,8 @@ def dossier(code: str):  # noqa: ANN201
     from tracker.rules import explain_due
     from web.i18n import lang
 
-    q = (select(Dossier, Unit.code.label("unit_code"), Unit.name.label("unit_name"),
-                Procedure.code.label("procedure_code"), Procedure.name.label("procedure_name"),
-                Procedure.field_name)
-         .join(Unit, Unit.id == Dossier.unit_id).outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
-         .where(Dossier.code == code))
-    where = current_user.scope.restrict(Dossier.unit_id)
-    if where is not None:
-        q = q.where(where)
     with engine().connect() as conn:
-        r = conn.execute(q).mappings().first()
+        r = dossier_row(conn, code, current_user.scope.unit_ids)
         if r is None:
             abort(404)
         history = conn.execute(select(StatusChange.previous_status, StatusChange.status, StatusChange.seen_at)
@@ -358,14 +312,10 @@ def dossier(code: str):  # noqa: ANN201
     flags = [label("flag", fl, h=fmt_num(c.excess_hours or 0, 1)) for fl in c.flags]
     late = None
     if c.cls in ("overdue", "at_risk") and c.due_used:
-        from web.lists import lateness
-
         late = lateness(cal, c.due_used, now, rules.comparison)
     sees = current_user.scope.sees_personal_data
     applicant = {"name": r["applicant_name"] if sees else mask_name(r["applicant_name"] or ""),
                  "phone": r["applicant_phone"] if sees else mask_phone(r["applicant_phone"] or "")}
-    from web.outlook import outlook_for
-
     return render_template("dossier.html", r=r, c=c, steps=steps, events=events, why=why, flags=flags,
                            late=late, limit=_limit_used(r, limits), applicant=applicant, now=now,
                            path=[u for u in unit_tree(engine()).path(r["unit_id"])
@@ -399,7 +349,7 @@ def units():  # noqa: ANN201
     scope = current_user.scope
     tree = unit_tree(engine())
     now = current_now()
-    counts = open_counts_by_unit(engine(), settings(), now, scope)
+    counts = open_counts_by_unit(engine(), settings(), now, scope.units())
     month = _report(now.date().replace(day=1), now.date(), now) or _empty_report()
     rates = {r.key: r.on_time_rate for r in month.rows}
     return render_template("units.html", units=tree.ordered(None if scope.all_units else set(scope.unit_ids)),
@@ -418,18 +368,14 @@ def unit(code: str):  # noqa: ANN201
     if not scope.all_units:
         ids &= set(scope.unit_ids)
     now = current_now()
-    counts = open_counts(engine(), settings(), now, scope, ids)
+    counts = open_counts(engine(), settings(), now, scope.units(ids))
     report = _report(now.date().replace(month=1, day=1), now.date(), now) or _empty_report()
-    from tracker.reports import ReportRow
-
     figures = ReportRow(key=code, name=node.name)
     for row in report.rows:
         u = tree.by_code.get(row.key)
         if u is not None and u.id in ids:
             figures.add(row)
-    from web.lists import open_conditions
-
-    c = open_conditions(now, settings())
+    c = _open_conditions(now)
     d = Dossier.__table__.c
     ranked_q = (select(Procedure.code, Procedure.name,
                        func.sum(case((c["overdue"], 1), else_=0)).label("overdue"),
@@ -466,7 +412,7 @@ def imports():  # noqa: ANN201
         latest = conn.execute(select(ImportRun.source, func.max(ImportRun.finished_at).label("last"))
                               .where(ImportRun.status.in_(["done", "partial"]))
                               .group_by(ImportRun.source)).all()
-    declared = {s.name if hasattr(s, "name") else s["name"]: s for s in settings().get("import.sources")}
+    declared = {s.name: s for s in source_specs(settings())}
     fresh = []
     seen = {s for s, _ in latest}
     for source, last in latest:
@@ -501,9 +447,6 @@ def _upload():  # noqa: ANN202
         path = Path(tmp) / name
         upload.save(path)
         res = import_isolated(engine(), settings(), path, source="upload")  # a child with memory and time limits
-    from web.scope import forget_tree
-
-    forget_tree(engine())
     flash(_("Đã nhập %(name)s: %(n)s dòng, %(r)s dòng bị loại.", name=name, n=res.rows_read,
             r=res.rejected) + (f" {res.message}" if res.status ==
                                                                              "failed" else ""))

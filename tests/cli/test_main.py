@@ -203,3 +203,23 @@ def test_procedures_import_of_a_cut_limit_recomputes_the_dossiers_it_holds_and_d
     assert json.loads(out)["limit"] == "15 working days"
     _, out, _ = run(capsys, "dossier", "NOV")
     assert "limit: 10 ngày làm việc, áp dụng từ 01/11/2026" in out
+
+
+def test_import_takes_every_format_the_readers_know_json_included(capsys, cli_db, tmp_path):
+    from tests import fixtures_gen as fx
+    from tracker.ingest.readers import FORMATS
+
+    assert run(capsys, "init")[0] == 0
+    path = fx.write_portal_json(tmp_path / "portal.json")
+    code, out, err = run(capsys, "import", str(path), "--format", "json")  # either flavour, told from the records
+    assert code == 0, err
+    engine = make_engine(cli_db)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Dossier)).scalar_one() == len(fx.DOSSIERS)
+    finally:
+        engine.dispose()
+    with pytest.raises(SystemExit):
+        main(["import", str(path), "--format", "pdf"])
+    err = capsys.readouterr().err
+    assert all(f"'{f}'" in err for f in FORMATS), err  # argparse lists the choices

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from cli.common import CliError, dispose_engines
 from cli.scheduler import cmd_scheduler
-from jobs.scheduler import TZ, SchedulerBusy, build_scheduler, scheduler_lock
+from jobs.scheduler import SchedulerBusy, build_scheduler, scheduler_lock
 from tests.conftest import write_export
 from tests.jobs.conftest import CCHC_OFFICER, DOSSIERS, EVERYONE, deliveries, export_row
+from tracker.clock import LOCAL_TZ as TZ
 from tracker.db import make_engine
 from tracker.models import Dossier
 

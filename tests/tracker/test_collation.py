@@ -18,7 +18,7 @@ def test_names_sort_in_the_vietnamese_alphabet():
 
 
 def test_units_are_listed_in_that_order():
-    from web.scope import UnitNode, UnitTree
+    from tracker.units import UnitNode, UnitTree
 
     names = ["Sở Y tế", "Sở Đầu tư", "Sở Du lịch", "Sở Tư pháp", "Sở Tài chính"]
     tree = UnitTree([UnitNode(i, f"U{i}", n, None, "tinh") for i, n in enumerate(names)])

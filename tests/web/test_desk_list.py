@@ -12,8 +12,9 @@ from sqlalchemy import delete, select
 from tests.web.conftest import DESK, NOW, PASSWORD, csrf
 from tracker.config import load_settings
 from tracker.db import make_engine
+from tracker.open_dossiers import Lateness, lateness
 from tracker.users import User, UserUnit, create_user
-from web.lists import Lateness, ListFilters, lateness, overdue_list
+from web.lists import ListFilters, overdue_list
 from web.scope import Scope
 
 

@@ -1,4 +1,4 @@
-"""'Overdue by more than N working days' on the overdue list: the cut moment (web.lists.late_cut)
+"""'Overdue by more than N working days' on the overdue list: the cut moment (tracker.open_dossiers.late_cut)
 against a count made day by day, and the SQL filter on dossiers due just before and just after
 the cut, across a weekend and a holiday."""
 
@@ -10,8 +10,9 @@ import pytest
 
 from tracker.config import load_settings
 from tracker.models import Dossier, Unit
+from tracker.open_dossiers import late_cut
 from tracker.users import create_user
-from web.lists import ListFilters, late_cut, overdue_list
+from web.lists import ListFilters, overdue_list
 from web.scope import Scope
 
 # Wed 29/04/2026: Mon 27/04 is off (Giỗ Tổ Hùng Vương, observed), 25-26/04 a weekend. Three working

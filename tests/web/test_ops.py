@@ -219,7 +219,7 @@ def test_each_request_logged_as_json_by_endpoint_without_the_query_string(office
 
 
 def test_the_imports_page_uses_the_same_freshness_limit_as_tthc_check(office, db_url, tmp_path):
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     later = now_local() + timedelta(hours=3)
     for hours, stale in ((26, False), (2, True)):

@@ -98,13 +98,13 @@ def test_masks():
 
 
 def test_list_cache_reuses_within_its_time_and_never_in_tests(app):
-    from web.lists import TTLCache
+    from web.cache import Cache
 
-    cache, calls = TTLCache(), []
+    cache, calls = Cache(), []
     for _ in range(3):
-        cache.get_or_compute(("k",), 60, lambda: calls.append(1))
+        cache.get(("k",), lambda: calls.append(1), version="v1", max_age=60)
     assert len(calls) == 1
-    cache.get_or_compute(("k",), 0, lambda: calls.append(1))
+    cache.get(("k",), lambda: calls.append(1), version="v1", max_age=0)
     assert len(calls) == 2
     assert app.config["TTHC_LIST_CACHE_SECONDS"] == 0
 
@@ -114,18 +114,16 @@ def test_first_overview_of_a_process_computes_rates_in_the_background(world):
     import time
 
     from tests.web.conftest import PASSWORD, csrf
-    from web import create_app, views
+    from web import create_app
 
     app = create_app(world["settings"], now=lambda: NOW.replace(minute=1))  # not testing: the real path
-    views._REPORTS.clear()
     c = app.test_client()
     c.post("/login", data={"username": "cchc", "password": PASSWORD, "csrf_token": csrf(c)})
     first = c.get("/").text
     assert 'id="reports-pending"' in first and 'id="count-overdue"' in first
     for _ in range(200):
-        with views._REPORTS_LOCK:
-            if not views._REFRESHING:
-                break
+        if not app.extensions["tthc_cache"].computing:
+            break
         time.sleep(0.05)
     second = c.get("/").text
     assert 'id="reports-pending"' not in second
@@ -137,10 +135,10 @@ def test_the_units_index_shows_each_units_figures(client_for, world):
     """Open, overdue and this month's on-time rate per unit (its own dossiers), as README says."""
     import re
 
-    from web.lists import open_counts
+    from tracker.open_dossiers import open_counts
 
     engine = make_engine(world["url"])
-    want = open_counts(engine, world["settings"], NOW, Scope("admin", None), {world["units"][DEPT]})
+    want = open_counts(engine, world["settings"], NOW, {world["units"][DEPT]})
     engine.dispose()
     page = client_for("admin").get("/units").text
     row = re.search(rf'<tr><td class="depth-\d" translate="no"><a href="/unit/{re.escape(DEPT)}">.*?</tr>', page, re.S)

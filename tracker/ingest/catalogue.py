@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
+from tracker import data_version
 from tracker.display import is_safe, safe_text, shown
 from tracker.ingest.readers import FileRejected, open_text, sniff_delimiter
 from tracker.ingest.text import fold, name_key, nfc
@@ -131,6 +132,7 @@ def import_units(engine: Engine, path: str | Path) -> CatalogueResult:
             pid = ids.get(parent) if parent else None
             if parents.get(r["code"]) != pid:
                 conn.execute(update(Unit).where(Unit.code == r["code"]).values(parent_id=pid))
+        data_version.bump(conn)
     return result
 
 
@@ -202,6 +204,7 @@ def import_procedures(engine: Engine, path: str | Path) -> CatalogueResult:
         if versions.moved:
             result.marked = conn.execute(update(Dossier).where(Dossier.procedure_id.in_(sorted(versions.moved)))
                                          .values(derived_fp="")).rowcount
+        data_version.bump(conn)
     return result
 
 

@@ -68,6 +68,18 @@ REQUIRED = ("code", "received_at", "status")
 REQUIRED_ONE_OF = (("unit_name", "unit_code"),)
 
 
+def parse_mapping(value: object) -> dict[str, str]:
+    """{'Source label': 'field'} (the `import.mapping` setting, a --mapping file), each field checked to
+    be a dossier field; a ValueError names the label and the field."""
+    if not isinstance(value, dict):
+        raise ValueError(f"'{value}' is not a table of 'Source label' = 'field'")
+    for label, field in value.items():
+        if field not in ALIASES or field == "_ignored":
+            raise ValueError(f"'{label}' = '{field}': '{field}' is not a dossier field "
+                             f"(one of {', '.join(f for f in ALIASES if f != '_ignored')})")
+    return dict(value)
+
+
 def _by_key() -> dict[str, str]:
     by_key: dict[str, str] = {}
     for field, labels in ALIASES.items():

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, update
 
+from tracker.clock import now_local
 from tracker.config import Settings
-from tracker.derive import now_local
 from tracker.ingest.loader import import_file
 from tracker.ingest.runs import ImportResult, record_failed_run
 from tracker.models import ImportRun

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tracker.clock import LOCAL_TZ
 from tracker.ingest.base import (
     DEFAULT_LIMITS,
     FileRejected,
@@ -41,7 +42,7 @@ from tracker.ingest.base import (
 )
 from tracker.ingest.columns import ColumnMap, match_header
 from tracker.ingest.text import fold
-from tracker.ingest.values import LOCAL, ValueProblem, parse_channel, parse_status
+from tracker.ingest.values import ValueProblem, parse_channel, parse_status
 
 LIST_KEYS = ("data", "danhsachhoso", "items", "content", "records", "result", "results", "dossiers",
              "list", "rows", "hoso")
@@ -142,7 +143,7 @@ def _epoch(value: Any) -> str:
     seconds = value / 1000 if abs(value) >= 1e11 else value
     if not _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]:
         return scalar_text(value)  # not an epoch (20260302080000 is yyyyMMddHHmmss): the date parser decides
-    moment = datetime.fromtimestamp(seconds, LOCAL)
+    moment = datetime.fromtimestamp(seconds, LOCAL_TZ)
     return moment.strftime("%d/%m/%Y %H:%M:%S")
 
 

@@ -49,7 +49,9 @@ from tracker.ingest.workbook import read_workbook
 __all__ = ["FORMATS", "FileRejected", "ReadLimits", "Source", "detect_format", "is_totals_row", "open_export",
            "open_text", "read_csv", "sniff_delimiter", "sniff_encoding"]
 
-FORMATS = ("csv", "tthc-csv", "xlsx", "xls", "html", "portal-json", "igate-json", "json")
+# The import formats: what `open_export`, a declared source's `format` and `tthc import --format` take
+# ("json": either JSON flavour, told from the records).
+FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv", "json")
 csv.field_size_limit(1 << 28)  # a runaway quote swallows the rest of the file into one field
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from tracker.derive import now_local
+from tracker import data_version
+from tracker.clock import now_local
 from tracker.display import safe_text, shown
 from tracker.ingest.rows import Rejection
 from tracker.models import ImportRun, RejectedRow
@@ -103,6 +104,7 @@ def finish_run(engine: Engine, run_id: int, result: ImportResult, *, keep_messag
             finished_at=now_local(), status=result.status, rows_read=result.rows_read,
             inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
             rejected=result.rejected, message=shown(result.message)[:5000]))
+        data_version.bump(conn)  # what the run stored is now what pages may show
 
 
 def record_failed_run(engine: Engine, source: str, path: Path, result: ImportResult) -> int:

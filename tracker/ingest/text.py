@@ -1,10 +1,13 @@
-"""Text helpers shared by the readers: NFC, folding for matching headers and words."""
+"""Text helpers shared by the readers: NFC, folding for matching headers and words (on
+tracker.text.strip_accents)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from functools import lru_cache
+
+from tracker.text import strip_accents
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -13,11 +16,6 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 def nfc(text: str) -> str:
     """NFC: Windows-1258 decodes to base letters plus combining tones; 'Sở' must equal 'Sở'."""
     return unicodedata.normalize("NFC", text)
-
-
-def strip_accents(text: str) -> str:
-    text = unicodedata.normalize("NFD", text).replace("đ", "d").replace("Đ", "D")
-    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=65536)

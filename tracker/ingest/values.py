@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
+from tracker.clock import LOCAL_TZ
 from tracker.ingest.text import fold
 
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _SLASHED = re.compile(
     r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$")
@@ -51,7 +50,7 @@ def parse_datetime(text: str) -> datetime | None:
         if s[:4].isdigit() and s[4:5] == "-":
             dt = datetime.fromisoformat(s.replace(" +", "+"))
             if dt.tzinfo is not None:
-                dt = dt.astimezone(LOCAL).replace(tzinfo=None)
+                dt = dt.astimezone(LOCAL_TZ).replace(tzinfo=None)
             return dt.replace(microsecond=0)
     except ValueError as exc:
         raise ValueProblem(f"'{text}' is not a valid date: {exc}") from None

@@ -18,8 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.calendar import WorkCalendar
+from tracker.clock import now_local
 from tracker.config import Settings
-from tracker.derive import derive, now_local, procedure_limits
+from tracker.derive import derive, procedure_limits
 from tracker.display import UNSAFE
 from tracker.ingest.batches import Batch
 from tracker.ingest.columns import DATE_FIELDS, ColumnMap

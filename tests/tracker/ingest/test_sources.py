@@ -19,9 +19,10 @@ from tests.conftest import write_export
 from tracker.config import ConfigError, load_settings
 from tracker.ingest.sources import folders, run_source
 from tracker.ingest.sources.folders import run_folder_source
-from tracker.ingest.sources.specs import SourceError, SourceSpec, display_url, parse_sources
+from tracker.ingest.sources.specs import SourceError, SourceSpec, display_url, parse_sources, source_specs
 from tracker.ingest.sources.urls import fetch_url_source, run_url_source
 from tracker.models import Dossier, ImportRun
+from tracker.settings_check import check_settings
 
 UNIT = "Sở Tư pháp"
 SECRET_NAME = "Trần Thị Bí Mật"
@@ -107,7 +108,7 @@ def test_parse_sources_errors_name_the_entry_and_key(entries, message):
 
 def test_settings_reject_a_bad_source_naming_it():
     with pytest.raises(ConfigError, match=r"import.sources\[0\] \('igate'\): url 'ftp://x' is not http\(s\)"):
-        load_settings(env={}, overrides={"import.sources": [{**URL, "url": "ftp://x"}]})
+        check_settings(load_settings(env={}, overrides={"import.sources": [{**URL, "url": "ftp://x"}]}))
 
 
 def test_display_url_hides_credentials_and_query():
@@ -131,7 +132,7 @@ def _age(path: Path, seconds_ago: float) -> None:
 def test_drop_folder_imports_each_file_once_oldest_first_and_archives_it(db_url, engine, tmp_path):
     folder, decl = _drop(tmp_path)
     settings = _settings(db_url, tmp_path, [decl])
-    spec = settings.get("import.sources")[0]
+    spec = source_specs(settings)[0]
     a = write_export(folder / "a.csv", [_row("HS-1"), _row("HS-2")])
     b = write_export(folder / "b.csv", [_row("HS-3"), _row("HS-4", received="31/02/2026 09:00:00")])
     _age(a, 60)
@@ -173,7 +174,7 @@ def test_a_file_without_header_goes_to_failed_with_the_reason(db_url, engine, tm
     settings = _settings(db_url, tmp_path, [decl])
     bad = folder / "notes.csv"
     bad.write_text("HS-1;02/03/2026;Đang xử lý\nHS-2;03/03/2026;Đang xử lý\n", encoding="utf-8")
-    [out] = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
+    [out] = run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0)
     assert out.status == "failed" and out.moved_to == folder / "failed" / "notes.csv"
     report = (folder / "failed" / "notes.csv.report.txt").read_text(encoding="utf-8")
     assert "Status: failed" in report and "no recognisable header row" in report
@@ -189,7 +190,7 @@ def test_reports_carry_no_applicant_data(db_url, engine, tmp_path):
         _row("HS-3", applicant="Lê Văn C", phone="0" * 30),  # phone too long
         _row("HS-4", status="Đang phân vân", applicant=SECRET_NAME),
     ])
-    [out] = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
+    [out] = run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0)
     assert out.result.rejected == 4
     report = out.report.read_text(encoding="utf-8")
     assert "column 'Chủ hồ sơ', value '***': longer than 500 characters" in report
@@ -202,7 +203,7 @@ def test_reports_carry_no_applicant_data(db_url, engine, tmp_path):
 def test_files_still_being_written_wait_for_the_next_run(db_url, engine, tmp_path):
     folder, decl = _drop(tmp_path)
     settings = _settings(db_url, tmp_path, [decl])
-    spec = settings.get("import.sources")[0]
+    spec = source_specs(settings)[0]
     write_export(folder / "fresh.csv", [_row("HS-1")])  # modified just now
     (folder / "big.csv.part").write_text("partial download", encoding="utf-8")
     assert run_folder_source(engine, settings, spec, settle=0) == []
@@ -247,7 +248,7 @@ def test_a_file_that_disappears_is_skipped(db_url, engine, tmp_path, monkeypatch
         return real(engine, settings, path, spec)
 
     monkeypatch.setattr(folders, "import_source_file", vanish_first)
-    outcomes = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
+    outcomes = run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0)
     assert [o.path.name for o in outcomes] == ["b.csv"]
     assert _count(engine) == 1
 
@@ -265,7 +266,7 @@ def test_an_unexpected_reader_error_fails_the_file_not_the_folder(db_url, engine
         return real(engine, settings, path, spec)
 
     monkeypatch.setattr(folders, "import_source_file", broken_reader)
-    a, b = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
+    a, b = run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0)
     assert (a.status, a.moved_to, b.status) == ("failed", folder / "failed" / "a.csv", "done")
     report = a.report.read_text(encoding="utf-8")
     assert "unexpected error (ValueError)" in report and SECRET_NAME not in report
@@ -276,7 +277,7 @@ def test_an_unexpected_reader_error_fails_the_file_not_the_folder(db_url, engine
 def test_without_archive_files_stay_and_a_ledger_remembers_them(db_url, engine, tmp_path):
     folder, decl = _drop(tmp_path, archive=False)
     settings = _settings(db_url, tmp_path, [decl])
-    spec = settings.get("import.sources")[0]
+    spec = source_specs(settings)[0]
     a = write_export(folder / "a.csv", [_row("HS-1")])
     _age(a, 60)
     [out] = run_folder_source(engine, settings, spec, now=LATER, settle=0)
@@ -310,7 +311,7 @@ def test_a_folder_being_imported_by_another_process_is_left_alone(tmp_path):
     _age(write_export(folder / "a.csv", [_row("HS-1")]), 60)
     with (folder / ".tthc-import.lock").open("a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as the scheduler would while importing
-        assert run_folder_source(None, settings, settings.get("import.sources")[0], now=LATER, settle=0) == []
+        assert run_folder_source(None, settings, source_specs(settings)[0], now=LATER, settle=0) == []
     assert (folder / "a.csv").exists()
 
 
@@ -320,16 +321,16 @@ def test_a_source_locked_by_another_import_leaves_its_files_in_place(db_url, eng
     settings = _settings(db_url, tmp_path, [decl])
     _age(write_export(folder / "a.csv", [_row("HS-1")]), 60)
     with locks.source_lock(engine, "motcua"):  # e.g. `tthc import x.csv --source motcua` running
-        assert run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0) == []
+        assert run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0) == []
     assert (folder / "a.csv").exists() and not (folder / "failed").exists()
-    [out] = run_folder_source(engine, settings, settings.get("import.sources")[0], now=LATER, settle=0)
+    [out] = run_folder_source(engine, settings, source_specs(settings)[0], now=LATER, settle=0)
     assert out.status == "done"
 
 
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     settings = _settings("sqlite://", tmp_path, [{**FOLDER, "path": str(tmp_path / "nope")}])
     with pytest.raises(SourceError, match="import source 'motcua': folder .*nope does not exist"):
-        run_folder_source(None, settings, settings.get("import.sources")[0])
+        run_folder_source(None, settings, source_specs(settings)[0])
 
 
 # ----- URLs, against a real HTTP server -----------------------------------------------------------
@@ -399,7 +400,7 @@ def test_url_500_once_then_success_is_retried_and_imported(db_url, engine, tmp_p
     http.routes["/export"] = lambda q, n: (500, {}, b"busy") if n == 1 else (200, binary, body)
     settings = _settings(db_url, tmp_path, [{"name": "portal", "kind": "url", "url": http.base + "/export",
                                              "format": "tthc-csv"}])
-    [spec] = settings.get("import.sources")
+    [spec] = source_specs(settings)
     results = run_url_source(engine, settings, spec, workdir=tmp_path / "work", backoff=FAST)
     assert [(r.status, r.inserted, r.file) for r in results] == [("done", 2, "portal.csv")]
     assert len(http.seen) == 2 and _count(engine) == 2
@@ -411,7 +412,7 @@ def test_url_500_once_then_success_is_retried_and_imported(db_url, engine, tmp_p
 def test_url_429_with_retry_after_is_honoured(tmp_path, http):
     http.routes["/export"] = lambda q, n: (429, {"Retry-After": "0"}, b"") if n == 1 else (200, CSV, b"a;b\r\n")
     settings = _settings("sqlite://", tmp_path, [{"name": "p", "kind": "url", "url": http.base + "/export"}])
-    [path] = fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+    [path] = fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert path.name == "p.csv" and path.read_bytes() == b"a;b\r\n" and len(http.seen) == 2
 
 
@@ -425,7 +426,7 @@ def test_url_429_with_retry_after_is_honoured(tmp_path, http):
 def test_a_single_download_is_named_from_its_type(tmp_path, http, headers, name):
     http.routes["/export"] = lambda q, n: (200, headers, b"x")
     settings = _settings("sqlite://", tmp_path, [{"name": "p", "kind": "url", "url": http.base + "/export"}])
-    [path] = fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+    [path] = fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert path.name == name
 
 
@@ -439,7 +440,7 @@ def test_url_timeout_is_a_clear_error_after_the_retries(tmp_path, http):
     settings = _settings("sqlite://", tmp_path, [{"name": "slow", "kind": "url", "url": url}])
     started = time.perf_counter()
     with pytest.raises(SourceError) as exc:
-        fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+        fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert time.perf_counter() - started < 2.9
     assert str(exc.value) == (f"import source 'slow': GET {http.base}/slow: timed out after 1 s "
                               "(after 2 attempts)")
@@ -449,7 +450,7 @@ def test_url_timeout_is_a_clear_error_after_the_retries(tmp_path, http):
 def test_url_404_fails_at_once_and_is_recorded(db_url, engine, tmp_path, http):
     settings = _settings(db_url, tmp_path, [{"name": "gone", "kind": "url", "url": http.base + "/nope?token=xyz"}])
     with pytest.raises(SourceError) as exc:
-        run_url_source(engine, settings, settings.get("import.sources")[0], workdir=tmp_path / "w", backoff=FAST)
+        run_url_source(engine, settings, source_specs(settings)[0], workdir=tmp_path / "w", backoff=FAST)
     assert str(exc.value) == f"import source 'gone': GET {http.base}/nope: HTTP 404 Not Found (not retried)"
     assert len(http.seen) == 1
     with engine.connect() as conn:
@@ -467,7 +468,7 @@ def test_url_connection_refused_is_retried_then_named_without_the_query(tmp_path
     settings = _settings("sqlite://", tmp_path, [{"name": "down", "kind": "url",
                                                   "url": f"http://127.0.0.1:{port}/x?token=s3cr3t"}])
     with pytest.raises(SourceError) as exc:
-        fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+        fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     message = str(exc.value)
     assert message.startswith(f"import source 'down': GET http://127.0.0.1:{port}/x: connection failed: ")
     assert message.endswith("(after 2 attempts)") and "s3cr3t" not in message
@@ -485,7 +486,7 @@ def test_paged_api_with_bearer_token(tmp_path, http, monkeypatch):
         "name": "igate", "kind": "url", "url": http.base + "/api/dossiers", "format": "igate-json",
         "token_env": "IGATE_TEST_TOKEN", "page_param": "page", "page_size_param": "size", "page_size": 2,
         "headers": {"Accept": "application/json"}}])
-    files = fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+    files = fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert [f.name for f in files] == ["page-0001.json", "page-0002.json", "page-0003.json"]
     assert json.loads(files[2].read_text(encoding="utf-8")) == [
         {"code": "HS-2-0", "applicant": "Nguyễn Văn An"}, {"code": "HS-2-1", "applicant": "Nguyễn Văn An"}]
@@ -503,7 +504,7 @@ def test_paged_api_stops_at_total_pages_or_last(tmp_path, http):
     settings = _settings("sqlite://", tmp_path, [
         {"name": "a", "kind": "url", "url": http.base + "/a", "page_param": "p", "first_page": 1},
         {"name": "b", "kind": "url", "url": http.base + "/b", "page_param": "p", "first_page": 1}])
-    a, b = settings.get("import.sources")
+    a, b = source_specs(settings)
     assert len(fetch_url_source(a, settings, tmp_path / "a", backoff=FAST)) == 2
     assert len(fetch_url_source(b, settings, tmp_path / "b", backoff=FAST)) == 3
     assert [q["p"] for _, q, _ in http.seen] == ["1", "2", "1", "2", "3"]
@@ -514,7 +515,7 @@ def test_paged_api_that_ignores_the_page_parameter_is_stopped(tmp_path, http):
     settings = _settings("sqlite://", tmp_path, [{"name": "s", "kind": "url", "url": http.base + "/same",
                                                   "page_param": "page"}])
     with pytest.raises(SourceError, match="the same records as the previous page; does the API take 'page'"):
-        fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+        fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert len(http.seen) == 2
 
 
@@ -523,7 +524,7 @@ def test_missing_token_variable_is_named_and_nothing_is_requested(tmp_path, http
     settings = _settings("sqlite://", tmp_path, [{"name": "igate", "kind": "url", "url": http.base + "/x",
                                                   "token_env": "IGATE_TEST_TOKEN"}])
     with pytest.raises(SourceError, match="environment variable IGATE_TEST_TOKEN is not set"):
-        fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+        fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     assert http.seen == []
 
 
@@ -535,7 +536,7 @@ def test_a_custom_token_header_does_not_follow_a_redirect_to_another_host(tmp_pa
     settings = _settings("sqlite://", tmp_path, [{"name": "r", "kind": "url", "url": http.base + "/start",
                                                   "token_env": "IGATE_TEST_TOKEN", "auth_header": "X-Api-Key",
                                                   "auth_scheme": ""}])
-    fetch_url_source(settings.get("import.sources")[0], settings, tmp_path / "d", backoff=FAST)
+    fetch_url_source(source_specs(settings)[0], settings, tmp_path / "d", backoff=FAST)
     (_, _, first), (_, _, second) = http.seen
     assert first["X-Api-Key"] == "tok-456" and "X-Api-Key" not in second
 
@@ -550,7 +551,7 @@ def test_a_response_beyond_max_megabytes_or_json_nested_too_deeply_is_a_clear_er
             {"name": "big", "kind": "url", "url": http.base + "/big"},
             {"name": "deep", "kind": "url", "url": http.base + "/deep", "page_param": "p"},
             {"name": "huge", "kind": "url", "url": http.base + "/huge", "page_param": "p"}]})
-    big, deep, huge = settings.get("import.sources")
+    big, deep, huge = source_specs(settings)
     with pytest.raises(SourceError, match=r"import source 'big': .*more than the 1 MB an import reads"):
         fetch_url_source(big, settings, tmp_path / "b", backoff=FAST)
     with pytest.raises(SourceError, match=r"import source 'deep': .* not readable JSON \(nested too deeply\)"):

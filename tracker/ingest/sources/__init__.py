@@ -12,7 +12,7 @@ environment variable named by `token_env`; it is never in settings, messages or 
 `run_source(engine, settings, name)` runs one declared source; the scheduler and
 `tthc import --source NAME` call it. The parts:
 
-    tracker.ingest.sources.specs     the declarations: SourceSpec, parse_sources, find_source
+    tracker.ingest.sources.specs     the declarations: SourceSpec, parse_sources, source_specs, find_source
     tracker.ingest.sources.folders   drop folders: run_folder_source, the report of each file
     tracker.ingest.sources.urls      URLs: fetch_url_source, run_url_source
     tracker.ingest.sources.base      what both share: a file imported as its source
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracker.ingest.sources.folders import SETTLE_SECONDS, FolderOutcome, format_report, run_folder_source
-from tracker.ingest.sources.specs import SourceError, SourceSpec, display_url, find_source, parse_sources
+from tracker.ingest.sources.specs import SourceError, SourceSpec, display_url, find_source, parse_sources, source_specs
 from tracker.ingest.sources.urls import fetch_url_source, run_url_source
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from tracker.ingest.runs import ImportResult
 
 __all__ = ["FolderOutcome", "SourceError", "SourceRun", "SourceSpec", "display_url", "fetch_url_source",
-           "find_source", "format_report", "parse_sources", "run_folder_source", "run_source", "run_url_source"]
+           "find_source", "format_report", "parse_sources", "run_folder_source", "run_source", "run_url_source",
+           "source_specs"]
 
 
 @dataclass

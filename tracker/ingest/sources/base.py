@@ -40,7 +40,7 @@ def import_source_file(engine: Engine, settings: Settings, path: Path, spec: Sou
 
 def record_source_failure(engine: Engine, spec: SourceSpec, file_name: str, message: str) -> int:
     """A failed import_run for a failure that happened before import_file could record one."""
-    from tracker.derive import now_local
+    from tracker.clock import now_local
     from tracker.models import ImportRun
 
     with engine.begin() as conn:
@@ -52,7 +52,7 @@ def record_source_failure(engine: Engine, spec: SourceSpec, file_name: str, mess
 
 def free_name(directory: Path, name: str) -> Path:
     """directory/name, or name with a timestamp (and a counter) when that is taken."""
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     target = directory / name
     if not target.exists() and not target.is_symlink():

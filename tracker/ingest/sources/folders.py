@@ -266,7 +266,7 @@ def _import_one(engine: Engine, settings: Settings, spec: SourceSpec, path: Path
         report = target.with_name(target.name + ".report.txt")
         moved: Path | None = target
     else:
-        from tracker.derive import now_local
+        from tracker.clock import now_local
 
         reports = state_dir / spec.name / "reports"
         reports.mkdir(parents=True, exist_ok=True)
@@ -296,7 +296,7 @@ def format_report(spec: SourceSpec, file_name: str, result: ImportResult, moved_
     """The text of a `<file>.report.txt`: counts, status and the first rejected rows by line,
     column and reason. Rejected rows' other cells are never written, and the value of an applicant
     name or phone cell is masked."""
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     status = {
         "done": "done: every row is stored",

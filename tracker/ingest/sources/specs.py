@@ -13,13 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-if TYPE_CHECKING:  # imported lazily: tracker.config imports this module while it loads
-    from tracker.config import Settings
+from tracker.config import Settings, table_list
+from tracker.ingest.readers import FORMATS
 
-FORMATS = ("csv", "xlsx", "xls", "html", "portal-json", "igate-json", "tthc-csv", "json")
 KINDS = ("folder", "url")
 COMMON_KEYS = ("name", "kind", "format", "every_minutes")
 FOLDER_KEYS = ("path", "archive")
@@ -210,8 +209,6 @@ def _parse_one(i: int, entry: Any, used: dict[str, int]) -> SourceSpec:
 
 def parse_sources(value: Any) -> list[SourceSpec]:
     """Validate the `import.sources` array of tables (or a JSON array, from the environment)."""
-    from tracker.config import table_list
-
     value = table_list(value, "import.sources")
     if not value:
         return []
@@ -226,8 +223,14 @@ def parse_sources(value: Any) -> list[SourceSpec]:
     return specs
 
 
+def source_specs(settings: Settings) -> list[SourceSpec]:
+    """The declared sources, built once per value of the settings (checked at start-up by
+    tracker.settings_check). Shared: not to be changed."""
+    return settings.derived(parse_sources, "import.sources")
+
+
 def find_source(settings: Settings, name: str) -> SourceSpec:
-    specs = settings.get("import.sources")
+    specs = source_specs(settings)
     for spec in specs:
         if spec.name == name:
             return spec

@@ -293,7 +293,7 @@ def run_url_source(engine: Engine, settings: Settings, spec: SourceSpec, *, work
     """Fetch the source into a fresh folder under workdir, import each file with
     source=spec.name, then remove the folder (unless keep_files). A fetch that fails records a
     failed import run and raises SourceError; nothing fetched by it is imported."""
-    from tracker.derive import now_local
+    from tracker.clock import now_local
 
     dest = free_name(Path(workdir), f"{spec.name}-{now_local():%Y%m%d-%H%M%S}")
     try:
