@@ -266,9 +266,8 @@ def overdue(fmt: str | None = None):  # noqa: ANN201
 @bp.get("/dossier/<path:code>")
 @login_required
 def dossier(code: str):  # noqa: ANN201
-    from tracker.derive import classify_row
+    from tracker.explain import explain_row
     from tracker.limits import ProcedureLimits
-    from tracker.rules import explain_due
     from web.i18n import lang
 
     with engine().connect() as conn:
@@ -280,11 +279,8 @@ def dossier(code: str):  # noqa: ANN201
         limits = ProcedureLimits.load(conn)
     cal, rules = settings().work_calendar(), settings().rule_settings()
     now = current_now()
-    c, limit = classify_row(r, now, cal, rules, limits)
-    steps = []
-    if limit and r["received_at"] and c.computed_due is not None:  # none: the limit cannot be counted
-        steps = explain_due(cal, r["received_at"], limit, resubmitted_at=r["resubmitted_at"], channel=r["channel"],
-                            rules=rules, lang=lang()).lines(lang())
+    explained = explain_row(r, now, cal, rules, limits, lang())  # the same facts as `tthc dossier`
+    c, steps = explained.classification, explained.due_steps
     events = [(r[k], label("ev", name)) for k, name in (
         ("submitted_at", "submitted"), ("received_at", "received"),
         ("supplement_requested_at", "supplement_requested"), ("resubmitted_at", "resubmitted"),
