@@ -21,3 +21,14 @@ def test_formats_names_every_field_the_importer_reads(field):
 @pytest.mark.parametrize("name", [*CLASSES, *FLAGS])
 def test_rules_names_every_class_and_flag(name):
     assert f"`{name}`" in (DOCS / "rules.md").read_text(encoding="utf-8")
+
+
+def test_architecture_names_only_modules_that_exist():
+    """docs/architecture.md is a newcomer's map: every file it points to must be there."""
+    import re
+
+    root = DOCS.parent
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"`((?:tracker|web|jobs|cli|tests|templates|bench)/[\w/.]*)`", text))
+    assert len(paths) > 20
+    assert sorted(p for p in paths if not (root / p).exists()) == []
