@@ -9,6 +9,7 @@ skipped, unless $TRACKER_TEST_REQUIRE_PG is set (CI sets it), where they fail.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
+from tracker.files import FILE_MODE, private_dir
 
 PG_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = bool(os.environ.get("TRACKER_TEST_REQUIRE_PG"))
@@ -51,15 +53,73 @@ def pg_database():
     admin.dispose()
 
 
+# ----- cheap password hashes ---------------------------------------------------------------------------
+# The product hashes with werkzeug's default scrypt (N=32768: ~0.1 s and 32 MB a hash, by design). The tests
+# create and log in users hundreds of times, which made hashing the biggest cost of the suite. In the test
+# process passwords are hashed with the same scrypt at a small N; checking reads N from the stored hash, so
+# the code that checks passwords is the product's. test_password_hash.py holds the product's own cost;
+# processes the tests start (the CLI, gunicorn) hash as the product does.
+CHEAP_PASSWORD_HASH = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """For the session: tracker.users hashes with CHEAP_PASSWORD_HASH. Yields the product's hash_password."""
+    from werkzeug.security import generate_password_hash
+
+    import tracker.users as users
+
+    strong = users.hash_password
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "hash_password", lambda password: generate_password_hash(password, CHEAP_PASSWORD_HASH))
+        mp.setattr(users, "_DUMMY_HASH", generate_password_hash("not a password", CHEAP_PASSWORD_HASH))
+        yield strong
+
+
+@pytest.fixture
+def strong_password_hashes(cheap_password_hashes, monkeypatch):
+    """This test hashes (and so checks) passwords at the product's real cost: where timing is the point."""
+    import tracker.users as users
+
+    monkeypatch.setattr(users, "hash_password", cheap_password_hashes)
+    monkeypatch.setattr(users, "_DUMMY_HASH", cheap_password_hashes("not a password"))
+
+
+# ----- databases -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated to head, once per session: tests get a copy of the file (milliseconds)
+    instead of running every migration again (a third of a second each)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "tthc.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    assert not path.with_name("tthc.db-wal").exists(), "the template's WAL was not checkpointed: copy it whole"
+    return path
+
+
+def copy_sqlite(template: Path, path: Path) -> str:
+    """A migrated, empty SQLite database at `path`, copied from `template`, 0600 as make_engine creates
+    it (its folder 0700 when made here); its URL."""
+    private_dir(path.parent)
+    shutil.copyfile(template, path)
+    os.chmod(path, FILE_MODE)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def migrated_sqlite(sqlite_template):
+    """migrated_sqlite(path) -> the URL of a migrated, empty SQLite database at `path`."""
+    return lambda path: copy_sqlite(sqlite_template, Path(path))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tthc.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        return url
+        return copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "tthc.db")
     url = request.getfixturevalue("pg_database")
     engine = make_engine(url)
     with engine.begin() as conn:

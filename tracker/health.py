@@ -8,6 +8,7 @@ passwords, tokens or URL query strings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -25,8 +26,10 @@ from tracker.ingest.sources import source_specs
 PACKAGE = "tthc-monitor"
 
 
+@functools.cache
 def version() -> str:
-    """The installed package's version (pyproject.toml), as `tthc version`, the footer and /healthz say."""
+    """The installed package's version (pyproject.toml), as `tthc version`, the footer and /healthz say.
+    Read once per process: reading the package's metadata parses a file, and every page's footer shows it."""
     try:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:  # pragma: no cover  (running from a tree never installed)

@@ -20,9 +20,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, text
 
-from tests.conftest import write_export
+from tests.conftest import copy_sqlite, write_export
 from tracker.config import load_settings
-from tracker.db import make_engine, upgrade
+from tracker.db import make_engine
 from tracker.ingest import import_file, import_units
 from tracker.models import DigestDelivery
 
@@ -110,25 +110,23 @@ class Db:
         return make_settings(self.url, self.dir, **overrides)
 
 
-def _sqlite(directory: Path) -> Db:
-    url = f"sqlite:///{directory / 'tthc.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    return Db(engine, url, directory)
+def _sqlite(directory: Path, template: Path) -> Db:
+    url = copy_sqlite(template, directory / "tthc.db")  # the session's migrated template (tests/conftest.py)
+    return Db(make_engine(url), url, directory)
 
 
 @pytest.fixture
-def sqlite_db(tmp_path):
+def sqlite_db(tmp_path, sqlite_template):
     """A migrated, empty SQLite database of its own (for tests whose point is not the backend)."""
-    db = _sqlite(tmp_path)
+    db = _sqlite(tmp_path, sqlite_template)
     yield db
     db.engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def shared_province(tmp_path_factory):
+def shared_province(tmp_path_factory, sqlite_template):
     """The province on SQLite, loaded once per module, for tests that only read and render."""
-    db = _sqlite(tmp_path_factory.mktemp("province"))
+    db = _sqlite(tmp_path_factory.mktemp("province"), sqlite_template)
     load_province(db.engine, db.settings(), db.dir)
     yield db
     db.engine.dispose()

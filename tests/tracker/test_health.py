@@ -197,3 +197,18 @@ def test_version_command(capsys):
     assert main(["version"]) == 0
     assert capsys.readouterr().out == f"tthc {version()}\n"
     assert version()[0].isdigit()
+
+
+def test_the_version_is_read_once_per_process(monkeypatch):
+    """Every page's footer shows it: reading the package metadata (a file parsed) each time cost ~4 ms a page."""
+    import tracker.health
+
+    reads = []
+    real = tracker.health.metadata.version
+    monkeypatch.setattr(tracker.health.metadata, "version", lambda name: reads.append(name) or real(name))
+    version.cache_clear()
+    try:
+        assert {version() for _ in range(50)} == {real("tthc-monitor")}
+        assert reads == ["tthc-monitor"]
+    finally:
+        version.cache_clear()

@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def server(settings, engine, monkeypatch):
+def server(settings, engine, monkeypatch, strong_password_hashes):
     """The app served on a free port; `checks` counts the passwords it checked, by username."""
     from werkzeug.serving import make_server
 
