@@ -377,7 +377,7 @@ def chunk_sql(fp: str, spans, cat: Catalogue, days: list[tuple]) -> str:  # noqa
                  "WHEN x.req2 IS NOT NULL AND x.req2 <= {t} AND (x.res2 IS NULL OR {t} < x.res2) THEN 5 "
                  "WHEN x.req1 IS NOT NULL AND x.req1 <= {t} AND (x.res1 IS NULL OR {t} < x.res1) THEN 5 "
                  "WHEN x.received + interval '1 day' <= {t} THEN x.proc_status ELSE 2 END)")
-    mf = f"coalesce({_m_sql('x.fin')}, 'infinity'::timestamp)"
+    mf = "x.mf"  # the import that first saw it ended (infinity: none did)
     next_day = "(x.received + interval '1 day')"
     taus = [_m_sql("x.received"), f"least({_m_sql(next_day)}, {mf})",
             f"least({_m_sql('x.req1')}, {mf})", f"least({_m_sql('x.res1')}, {mf})",
@@ -386,8 +386,8 @@ def chunk_sql(fp: str, spans, cat: Catalogue, days: list[tuple]) -> str:  # noqa
              "x.res2 IS NOT NULL", "x.fin IS NOT NULL"]
     taus_sql = ", ".join(f"{t} AS t{k}" for k, t in enumerate(taus))
     # y: the status each import saw (NULL: no such import by LAST_IMPORT); the first one always exists
-    hist = ["coalesce(x.status0, " + status_at.format(t="t.t0") + ") AS s0"]
-    hist += [f"CASE WHEN {conds[k]} AND t.t{k} <= {L} THEN {status_at.format(t=f't.t{k}')} END AS s{k}"
+    hist = ["coalesce(x.status0, " + status_at.format(t="x.t0") + ") AS s0"]
+    hist += [f"CASE WHEN {conds[k]} AND x.t{k} <= {L} THEN {status_at.format(t=f'x.t{k}')} END AS s{k}"
              for k in range(1, 7)]
     prevs = ["NULL::int"] + [f"coalesce({', '.join(f's{j}' for j in range(k - 1, -1, -1))})" for k in range(1, 7)]
     incs = ["true"] + [f"(s{k} IS NOT NULL AND s{k} <> {prevs[k]})" for k in range(1, 7)]
@@ -507,10 +507,17 @@ x AS (
   SELECT k.*, CASE WHEN k.fin_raw <= {L} THEN k.fin_raw END AS fin
   FROM k OFFSET 0
 ),
-y AS (  -- what each import saw: first sight, processing begun, supplement requested, resubmitted, ended
-  SELECT x.*, t.*, {", ".join(hist)}
-  FROM x CROSS JOIN LATERAL (SELECT {taus_sql}) AS t
-  OFFSET 0
+xm AS (
+  SELECT x.*, coalesce({_m_sql('x.fin')}, 'infinity'::timestamp) AS mf
+  FROM x OFFSET 0
+),
+xt AS (  -- the imports that saw something: first sight, processing begun, supplement requested, resubmitted, ended
+  SELECT x.*, {taus_sql}
+  FROM xm AS x OFFSET 0
+),
+y AS (  -- what each of them saw
+  SELECT x.*, {", ".join(hist)}
+  FROM xt AS x OFFSET 0
 ),
 z AS (
   SELECT y.*, coalesce(s6, s5, s4, s3, s2, s1, s0) AS status,
@@ -602,20 +609,36 @@ ins_dossier AS (
   SELECT {", ".join("'" + fp + "'" if c == "derived_fp" else "md5(r.id::text || 'row')" if c == "row_hash"
                     else "md5(r.id::text || 'data')" if c == "data_hash" else "r." + c for c in DOSSIER_COLUMNS)}
   FROM gen r
+  RETURNING id, unit_id, procedure_id, import_run_id
 ),
 ins_supplement AS (
   INSERT INTO supplement (dossier_id, seq, requested_at, resubmitted_at, previous_due_at, new_due_at)
   SELECT r.id, p.seq, p.req, p.res, NULL, NULL
   FROM gen r CROSS JOIN LATERAL (VALUES (1, r.req1, r.res1), (2, r.req2, r.res2)) AS p(seq, req, res)
   WHERE p.req IS NOT NULL
+  RETURNING dossier_id
+),
+ins_history AS (
+  INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id)
+  SELECT r.id, hv.prev, hv.st, hv.seq, hv.t, {_run_id('hv.t')}
+  FROM gen r CROSS JOIN LATERAL (VALUES
+    (true, NULL::int, r.s0, 0, r.t0), (r.i1, r.p1, r.s1, r.q1, r.t1), (r.i2, r.p2, r.s2, r.q2, r.t2),
+    (r.i3, r.p3, r.s3, r.q3, r.t3), (r.i4, r.p4, r.s4, r.q4, r.t4), (r.i5, r.p5, r.s5, r.q5, r.t5),
+    (r.i6, r.p6, r.s6, r.q6, r.t6)) AS hv(inc, prev, st, seq, t)
+  WHERE hv.inc
+  RETURNING dossier_id, seq, import_run_id
 )
-INSERT INTO status_change (dossier_id, previous_status, status, seq, seen_at, import_run_id)
-SELECT r.id, hv.prev, hv.st, hv.seq, hv.t, {_run_id('hv.t')}
-FROM gen r CROSS JOIN LATERAL (VALUES
-  (true, NULL::int, r.s0, 0, r.t0), (r.i1, r.p1, r.s1, r.q1, r.t1), (r.i2, r.p2, r.s2, r.q2, r.t2),
-  (r.i3, r.p3, r.s3, r.q3, r.t3), (r.i4, r.p4, r.s4, r.q4, r.t4), (r.i5, r.p5, r.s5, r.q5, r.t5),
-  (r.i6, r.p6, r.s6, r.q6, r.t6)) AS hv(inc, prev, st, seq, t)
-WHERE hv.inc
+-- what the foreign keys would have checked (they are not, during the load: session_replication_role),
+-- as ranges: the referenced ids are 1 .. n; and what each import run saw, for import_run's counts
+SELECT h.import_run_id, h.first_seen, h.changed, refs.*
+FROM (SELECT import_run_id, count(*) FILTER (WHERE seq = 0) AS first_seen, count(*) FILTER (WHERE seq > 0) AS changed
+      FROM ins_history GROUP BY import_run_id) h,
+     (SELECT * FROM (SELECT min(id) AS d_lo, max(id) AS d_hi, count(*) AS d_n, min(unit_id) AS u_lo,
+                            max(unit_id) AS u_hi, min(procedure_id) AS p_lo, max(procedure_id) AS p_hi,
+                            min(import_run_id) AS r_lo, max(import_run_id) AS r_hi FROM ins_dossier) d,
+                    (SELECT min(dossier_id) AS h_lo, max(dossier_id) AS h_hi, min(import_run_id) AS hr_lo,
+                            max(import_run_id) AS hr_hi FROM ins_history) hh,
+                    (SELECT min(dossier_id) AS s_lo, max(dossier_id) AS s_hi FROM ins_supplement) ss) refs
 """
 
 
@@ -700,6 +723,7 @@ def build_pg(url: str, n: int, log: Callable[[str], None] = print, *, prepare_on
                 cp.write(f"{mk}\t{{{','.join(map(str, due))}}}\t{{{','.join(map(str, pos))}}}\n")
         cur.execute("CREATE UNLOGGED TABLE bench_gen.day (day_idx int PRIMARY KEY, first_i bigint, n int)")
         _copy(cur, "bench_gen.day", "day_idx, first_i, n", [(k, first, c) for k, _, first, c in days])
+        cur.execute("CREATE UNLOGGED TABLE bench_gen.runs (id int, ins int, upd int)")
         cur.execute("ANALYZE bench_gen.due, bench_gen.day")
 
         # the catalogue, as `tthc units import` and `tthc procedures import` would have stored it
@@ -734,6 +758,8 @@ def build_pg(url: str, n: int, log: Callable[[str], None] = print, *, prepare_on
     errors: list[BaseException] = []
     done = [0]
     cpu = [0.0]
+    runs: dict[int, list[int]] = {}  # import run -> [dossiers it saw first, status changes it saw]
+    limits = {"u": len(cat.units), "p": len(cat.procedures), "r": (LAST_IMPORT.date() - DEPLOY.date()).days + 1}
     lock = threading.Lock()
     todo = list(enumerate(chunks))
 
@@ -751,6 +777,13 @@ def build_pg(url: str, n: int, log: Callable[[str], None] = print, *, prepare_on
                     with conn.transaction():
                         cur.execute("SELECT setseed(%s)", (_seed(number),))
                         cur.execute(sql, {"lo": lo, "hi": hi})
+                        result = cur.fetchall()
+                        _check_chunk(result, days[lo][2], days[hi][2] + days[hi][3] - 1, rows, limits)
+                    with lock:
+                        for run, first_seen, changed, *_ in result:
+                            seen = runs.setdefault(run, [0, 0])
+                            seen[0] += first_seen
+                            seen[1] += changed
                     with lock:
                         done[0] += rows
                         log(f"\r  dossiers generated: {done[0]:>11,} / {n:,} ({time.perf_counter() - t0:.0f} s)")
@@ -776,15 +809,15 @@ def build_pg(url: str, n: int, log: Callable[[str], None] = print, *, prepare_on
             cur.execute(create)
         rep.step("unique constraints and indexes built again", t0)
         t0 = time.perf_counter()
-        _check_references(cur)
         for table in ("dossier", "status_change", "supplement", "import_run", "unit", "procedure", "procedure_limit"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 1)) FROM {table}")
-        cur.execute("WITH s AS (SELECT import_run_id AS id, count(*) FILTER (WHERE seq = 0) AS ins, "
-                    "count(*) FILTER (WHERE seq > 0) AS upd FROM status_change GROUP BY import_run_id) "
-                    "UPDATE import_run r SET inserted = s.ins, updated = s.upd, rows_read = s.ins + s.upd "
-                    "FROM s WHERE r.id = s.id")
+        with cur.copy("COPY bench_gen.runs (id, ins, upd) FROM STDIN") as cp:
+            for run, (first_seen, changed) in runs.items():
+                cp.write_row((run, first_seen, changed))
+        cur.execute("UPDATE import_run r SET inserted = s.ins, updated = s.upd, rows_read = s.ins + s.upd "
+                    "FROM bench_gen.runs s WHERE r.id = s.id")
         cur.execute("DROP SCHEMA bench_gen CASCADE")
-        rep.step("references checked, sequences, import runs' counts", t0)
+        rep.step("sequences, import runs' counts", t0)
         t0 = time.perf_counter()
         cur.execute("SELECT setseed(%s)", (_seed(10_000),))
         cur.execute(OUTLOOK_SQL, {"now": NOW, "threshold": settings.get("predict.threshold"),
@@ -836,23 +869,20 @@ def _constraint_names(cur, table: str) -> list[str]:  # noqa: ANN001
     return [r[0] for r in cur.fetchall()]
 
 
-def _check_references(cur) -> None:  # noqa: ANN001
-    """What the foreign keys would have checked during the load (they were not: session_replication_role)."""
-    cur.execute("""
-        SELECT (SELECT count(*) FROM dossier d WHERE NOT EXISTS (SELECT 1 FROM unit u WHERE u.id = d.unit_id))
-             + (SELECT count(*) FROM dossier d WHERE d.procedure_id IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM procedure p WHERE p.id = d.procedure_id))
-             + (SELECT count(*) FROM dossier d WHERE d.import_run_id IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM import_run r WHERE r.id = d.import_run_id))
-             + (SELECT count(*) FROM status_change s
-                WHERE NOT EXISTS (SELECT 1 FROM dossier d WHERE d.id = s.dossier_id))
-             + (SELECT count(*) FROM status_change s WHERE s.import_run_id IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM import_run r WHERE r.id = s.import_run_id))
-             + (SELECT count(*) FROM supplement s WHERE NOT EXISTS (SELECT 1 FROM dossier d WHERE d.id = s.dossier_id))
-    """)
-    bad = cur.fetchone()[0]
+def _check_chunk(result: list[tuple], first: int, last: int, rows: int, limits: dict[str, int]) -> None:
+    """What the foreign keys would have checked for a chunk: every reference within the ids that exist
+    (units, procedures and import runs are numbered 1 .. n; the chunk's dossiers first .. last)."""
+    _, _, _, d_lo, d_hi, d_n, u_lo, u_hi, p_lo, p_hi, r_lo, r_hi, h_lo, h_hi, hr_lo, hr_hi, s_lo, s_hi = result[0]
+    bad = [what for what, ok in (
+        ("dossier ids", (d_lo, d_hi, d_n) == (first, last, rows)),
+        ("dossier.unit_id", u_lo >= 1 and u_hi <= limits["u"]),
+        ("dossier.procedure_id", p_lo is None or (p_lo >= 1 and p_hi <= limits["p"])),
+        ("dossier.import_run_id", r_lo is None or (r_lo >= 1 and r_hi <= limits["r"])),
+        ("status_change.dossier_id", first <= h_lo and h_hi <= last),
+        ("status_change.import_run_id", hr_lo is None or (hr_lo >= 1 and hr_hi <= limits["r"])),
+        ("supplement.dossier_id", s_lo is None or (first <= s_lo and s_hi <= last))) if not ok]
     if bad:
-        raise SystemExit(f"bench data: {bad} rows reference a row that does not exist")
+        raise SystemExit(f"bench data: dossiers {first}..{last}: {', '.join(bad)} out of range: {result[0]}")
 
 
 def _chunks(days) -> list[tuple[int, int, int]]:  # noqa: ANN001
@@ -990,18 +1020,18 @@ def build_sqlite(pg_url: str, path, every: int = 10, log: Callable[[str], None] 
                 where = {"dossier": f"id % {every} = 0", "supplement": f"dossier_id % {every} = 0",
                          "status_change": f"dossier_id % {every} = 0",
                          "dossier_outlook": f"dossier_id % {every} = 0"}.get(table, "true")
+                cols = pg.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+                                  "AND table_schema = 'public' ORDER BY ordinal_position", (table,)).fetchall()
+                sql = f"INSERT INTO {table} ({', '.join(c for c, _ in cols)}) VALUES ({', '.join('?' * len(cols))})"
                 with pg.transaction(), pg.cursor(name=f"copy_{table}") as src:
                     src.itersize = 20_000
-                    src.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1")
-                    cols = None
+                    src.execute(f"SELECT {', '.join(_sqlite_form(c, t) for c, t in cols)} FROM {table} "
+                                f"WHERE {where} ORDER BY 1")
                     while True:
                         batch = src.fetchmany(20_000)
-                        if cols is None:
-                            cols = [c.name for c in src.description]
-                            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                         if not batch:
                             break
-                        cur.executemany(sql, [tuple(_sqlite_value(v) for v in r) for r in batch])
+                        cur.executemany(sql, batch)
                         if table == "dossier":
                             copied += len(batch)
                             log(f"\r  SQLite: {copied:>9,} dossiers")
@@ -1022,11 +1052,13 @@ def build_sqlite(pg_url: str, path, every: int = 10, log: Callable[[str], None] 
     return copied
 
 
-def _sqlite_value(v):  # noqa: ANN001, ANN202
-    if isinstance(v, datetime):
-        return v.isoformat(" ", "microseconds")
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, bool):
-        return int(v)
-    return v
+def _sqlite_form(column: str, kind: str) -> str:
+    """SQL giving a PostgreSQL column as the product stores it in SQLite (SQLAlchemy's formats):
+    moments as 'YYYY-MM-DD HH:MM:SS.ffffff', dates as 'YYYY-MM-DD', booleans as 0/1."""
+    if kind == "timestamp without time zone":
+        return f"to_char({column}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    if kind == "date":
+        return f"{column}::text"
+    if kind == "boolean":
+        return f"{column}::int"
+    return column
