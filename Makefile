@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-import bench-report bench-web bench-predict screenshots clean
+.PHONY: demo test lint bench bench-import bench-report bench-web bench-predict bench-scale screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench-report: $(VENV)/.installed
 
 bench-web: $(VENV)/.installed-test
 	$(BIN)/python bench/web.py
+
+# 10,000,000 dossiers on PostgreSQL ($$TTHC_BENCH_PG_URL, default the tests' server), 1,000,000 on SQLite
+# (var/bench/), built once and reused; each figure beside its target. bench/scale.py --help
+bench-scale: $(VENV)/.installed-test
+	$(BIN)/python bench/scale.py
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/screenshots.py
