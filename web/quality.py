@@ -14,8 +14,6 @@ Thin, like web.reports: tracker answers, this module reads the query string, sco
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +29,7 @@ from web.auth import current_user, engine, login_required
 from web.cache import cache, data_version
 from web.i18n import fmt_dt, fmt_num, label
 from web.reports import Choice, attachment, bad_download, base_key, cached, read_choice, settings
+from web.reports import audit_csv as list_csv
 
 bp = Blueprint("quality", __name__)
 PANEL_ROLES = ("admin", "cchc")
@@ -182,19 +181,6 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
-def list_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """A list as CSV (UTF-8 with a BOM); cells through tracker.audits.cell: text safe from formulas."""
-    from tracker.audits import cell
-
-    labels = column_labels()
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([labels[k] for k in columns])
-    for r in rows:
-        w.writerow([cell(r.get(k)) for k in columns])
-    return "\ufeff" + buf.getvalue()
-
-
 @bp.get("/quality/<kind>")
 @bp.get("/quality/<kind>.<fmt>")
 @login_required
@@ -214,8 +200,8 @@ def listing(kind: str, fmt: str | None = None):  # noqa: ANN201
     rows = cached(key, lambda: quality_rows(engine(), settings(), kind, c.start, c.end, as_of=c.moment, unit_ids=ids))
     columns = COLUMNS[kind]
     if fmt == "csv":
-        return attachment(list_csv(rows, columns), f"chat-luong-{kind.replace('_', '-')}-{c.start:%Y%m%d}-"
-                                                    f"{c.end:%Y%m%d}.csv", "text/csv")
+        name = f"chat-luong-{kind.replace('_', '-')}-{c.start:%Y%m%d}-{c.end:%Y%m%d}.csv"
+        return attachment(list_csv(rows, columns, column_labels()), name, "text/csv")
     try:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:

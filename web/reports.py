@@ -711,11 +711,12 @@ def audits(fmt: str | None = None):  # noqa: ANN201
                            as_of=evaluation_moment(c.start, c.end, c.moment))
 
 
-def audit_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """An audit list as CSV (UTF-8 with a BOM); cells through tracker.audits.cell (safe text)."""
+def audit_csv(rows: list[dict[str, Any]], columns: tuple[str, ...], labels: dict[str, str] | None = None) -> str:
+    """A list (an audit, a data-quality list) as CSV (UTF-8 with a BOM); cells through
+    tracker.audits.cell (safe text)."""
     from tracker.audits import cell
 
-    labels = column_labels()
+    labels = labels or column_labels()
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow([labels[k] for k in columns])
