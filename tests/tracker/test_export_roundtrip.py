@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from tests.conftest import TABLES
+from tests.conftest import TABLES, empty_pg_tables
 from tracker.derive import refresh_derived
 from tracker.export import DOSSIER_COLUMNS, write_dossiers
 from tracker.ingest import import_file, import_procedures
@@ -130,7 +130,7 @@ def _catalogue(world: dict, path) -> None:  # noqa: ANN001
 def _empty(engine) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            empty_pg_tables(conn)
         else:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
