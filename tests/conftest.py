@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -51,6 +52,24 @@ def pg_database():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+# ----- hypothesis ------------------------------------------------------------------------------------------
+# Profiles: "ci" (CI=true, as .ci/run sets it) runs each property test with the examples its file asks for;
+# "dev" (any other run of the suite) with half of them, for a quicker local `make test`; "hunt" with ten
+# times as many (HYPOTHESIS_PROFILE=hunt, for a longer search). No deadline anywhere: a loaded machine
+# makes an example slow, never wrong. HYPOTHESIS_PROFILE names one explicitly.
+HYPOTHESIS_SCALE = {"dev": 0.5, "ci": 1.0, "hunt": 10.0}
+for _name in HYPOTHESIS_SCALE:
+    hypothesis_settings.register_profile(_name, deadline=None, print_blob=True,
+                                         max_examples=round(100 * HYPOTHESIS_SCALE[_name]))
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """max_examples for a property test that asks for `n` under the ci profile: scaled for this profile."""
+    return max(10, round(n * HYPOTHESIS_SCALE[HYPOTHESIS_PROFILE]))
 
 
 # ----- cheap password hashes ---------------------------------------------------------------------------
