@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -51,6 +52,24 @@ def pg_database():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+# ----- hypothesis ------------------------------------------------------------------------------------------
+# Profiles: "ci" (CI=true, as .ci/run sets it) runs each property test with the examples its file asks for;
+# "dev" (any other run of the suite) with half of them, for a quicker local `make test`; "hunt" with ten
+# times as many (HYPOTHESIS_PROFILE=hunt, for a longer search). No deadline anywhere: a loaded machine
+# makes an example slow, never wrong. HYPOTHESIS_PROFILE names one explicitly.
+HYPOTHESIS_SCALE = {"dev": 0.5, "ci": 1.0, "hunt": 10.0}
+for _name in HYPOTHESIS_SCALE:
+    hypothesis_settings.register_profile(_name, deadline=None, print_blob=True,
+                                         max_examples=round(100 * HYPOTHESIS_SCALE[_name]))
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """max_examples for a property test that asks for `n` under the ci profile: scaled for this profile."""
+    return max(10, round(n * HYPOTHESIS_SCALE[HYPOTHESIS_PROFILE]))
 
 
 # ----- cheap password hashes ---------------------------------------------------------------------------
@@ -121,11 +140,51 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "tthc.db")
     url = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_pg(url)
     return url
+
+
+BIG_TABLE = 5000  # rows: above this a table is TRUNCATEd, below it DELETEd from
+
+
+def empty_pg(url: str) -> None:
+    """Empty every table of TABLES and restart their id sequences (empty_pg_tables)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            empty_pg_tables(conn)
+    finally:
+        engine.dispose()
+
+
+def _children_first() -> list[str]:
+    """TABLES in an order DELETE can follow: each table before those its foreign keys point at (the
+    models' own order; a table the models do not know goes first)."""
+    from sqlmodel import SQLModel
+
+    import tracker.users  # noqa: F401  (registers the users' tables)
+
+    known = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    return sorted(TABLES, key=lambda t: known.index(t) if t in known else -1)
+
+
+def empty_pg_tables(conn) -> None:  # noqa: ANN001
+    """TRUNCATE ... RESTART IDENTITY, faster: TRUNCATE writes new files for each of the 18 tables (0.3 s or
+    more, even empty), DELETE of a few rows takes milliseconds. A test that left a big table gets TRUNCATE;
+    otherwise DELETE, children first, and ALTER SEQUENCE ... RESTART for the tables' id sequences."""
+    rows = conn.execute(text(" UNION ALL ".join(
+        f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {BIG_TABLE + 1}) AS s" for t in TABLES))).scalars()
+    if max(rows) > BIG_TABLE:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        return
+    sequences = conn.execute(text(
+        "SELECT s.oid::regclass::text FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+        "JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND d.deptype IN ('a', 'i') "
+        "AND t.relname = ANY(:tables)"), {"tables": list(TABLES)}).scalars().all()
+    for table in _children_first():
+        conn.execute(text(f"DELETE FROM {table}"))
+    for seq in sequences:
+        conn.execute(text(f"ALTER SEQUENCE {seq} RESTART"))
 
 
 @pytest.fixture

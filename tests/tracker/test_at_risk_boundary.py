@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tracker.calendar import WorkCalendar
 from tracker.rules import DossierFacts, RuleSettings, at_risk_boundary, classify
 
@@ -15,7 +16,7 @@ moments = st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2026,
     lambda d: d.replace(microsecond=0))
 
 
-@settings(max_examples=400, deadline=None, database=None)
+@settings(max_examples=examples(400), deadline=None, database=None)
 @given(as_of=moments, ahead=st.integers(min_value=0, max_value=5 * 24 * 3600),
        mode=st.sampled_from(["date", "datetime"]), hours=st.sampled_from([4.0, 8.0, 16.0]))
 def test_boundary_matches_classify(as_of, ahead, mode, hours):

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tracker.calendar import WorkCalendar
 from tracker.rules import TimeLimit, compute_due
 
@@ -19,7 +20,7 @@ SESSIONS = ((time(7, 0), time(11, 30)), (time(13, 30), time(17, 0)))
 
 SETTINGS = settings(
     deadline=None,
-    max_examples=300,
+    max_examples=examples(300),
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from tests.conftest import TABLES
+from tests.conftest import TABLES, empty_pg_tables, examples
 from tracker.derive import refresh_derived
 from tracker.export import DOSSIER_COLUMNS, write_dossiers
 from tracker.ingest import import_file, import_procedures
@@ -130,7 +130,7 @@ def _catalogue(world: dict, path) -> None:  # noqa: ANN001
 def _empty(engine) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            empty_pg_tables(conn)
         else:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
@@ -175,7 +175,7 @@ def test_every_export_column_is_filled():
 
 # no shrinking: each example builds and empties a database twice, and shrinking one took minutes;
 # the failing example is printed as found, and replayed first next time
-@hsettings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@hsettings(max_examples=examples(40), deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=_world())
 def test_an_export_imported_into_an_empty_database_exports_the_same_bytes(engine, settings, tmp_path, world):

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from tests.cli.test_main import run_cli
+from tests.conftest import examples
 from tracker.config import load_settings
 from tracker.derive import derive, facts_of
 from tracker.models import Dossier, Procedure, ProcedureLimit, Unit
@@ -402,7 +403,7 @@ def _sql(report) -> dict:
     return {r.key: {f: getattr(r, f) for f in fields} for r in report.rows}
 
 
-HSETTINGS = hsettings(max_examples=40, deadline=None, database=None,
+HSETTINGS = hsettings(max_examples=examples(40), deadline=None, database=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 CHANNEL_KEY = {1: "1", 2: "2", 3: "3", None: "unknown"}
 GROUPINGS = (("unit", lambda sp: sp["unit"]), ("channel", lambda sp: CHANNEL_KEY[sp["channel"]]),

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from tests.conftest import write_export
+from tests.conftest import examples, write_export
 from tracker.calendar import WorkCalendar
 from tracker.config import load_settings
 from tracker.db import make_engine, upgrade
@@ -31,7 +31,7 @@ from tracker.ingest.rows import RowParser, parse_row
 from tracker.models import Dossier, StatusChange
 
 CAL = WorkCalendar()
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ----- split_lines against csv.reader --------------------------------------------------------------

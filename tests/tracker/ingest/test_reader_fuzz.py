@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests import fixtures_gen as fx
+from tests.conftest import examples
 from tracker.calendar import WorkCalendar
 from tracker.ingest.readers import FORMATS, FileRejected, open_export
 from tracker.ingest.rows import parse_row
 
 CAL = WorkCalendar()
 # TTHC_FUZZ_EXAMPLES=5000 for a longer hunt
-FUZZ = settings(max_examples=int(os.environ.get("TTHC_FUZZ_EXAMPLES", "200")), deadline=None, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("TTHC_FUZZ_EXAMPLES", examples(200))), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 MAGIC = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\xef\xbb\xbf", b"\xff\xfe",
@@ -296,7 +297,7 @@ def test_a_damaged_zip_says_which_part_and_is_not_called_unreadable(folder, work
 # file rejected with a one-line reason; never an abort (the child would die), a hang, a traceback
 # (an exception out of import_file) or an internal error turned into a failed run.
 
-HOSTILE = settings(max_examples=int(os.environ.get("TTHC_FUZZ_HOSTILE_EXAMPLES", "25")), deadline=None,
+HOSTILE = settings(max_examples=int(os.environ.get("TTHC_FUZZ_HOSTILE_EXAMPLES", examples(25))), deadline=None,
                    database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                          HealthCheck.function_scoped_fixture])
 HOSTILE_MB, HOSTILE_SECONDS = 1024, 60

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests import fixtures_gen as fx
+from tests.conftest import examples
 from tracker.calendar import WorkCalendar
 from tracker.ingest import import_file, legacy
 from tracker.ingest.columns import ALIASES, REQUIRED, match_header
@@ -278,7 +279,7 @@ def test_every_vietnamese_letter_round_trips_in_vni_and_tcvn3():
     assert legacy.tcvn3_to_unicode(legacy.unicode_to_tcvn3(tcvn3).decode("latin-1")) == tcvn3
 
 
-@settings(max_examples=60, deadline=None, database=None)
+@settings(max_examples=examples(60), deadline=None, database=None)
 @given(st.lists(st.text(alphabet=LOWER + LOWER.upper() + "bcdghklmnpqrstvx ", min_size=1, max_size=12),
                 min_size=1, max_size=6))
 def test_vni_round_trips_any_vietnamese_text(parts):
